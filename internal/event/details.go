@@ -1,0 +1,150 @@
+package event
+
+// Connect records an accepted TCP connection.
+type Connect struct {
+	// Listener is the address:port the connection arrived on as
+	// configured (it differs from dst when bound to all interfaces).
+	Listener string `json:"listener,omitempty"`
+}
+
+// Kind implements Detail.
+func (*Connect) Kind() Kind { return KindConnect }
+
+// Close reasons.
+const (
+	ReasonEOF         = "eof"          // the peer closed
+	ReasonServer      = "server"       // the service ended the session
+	ReasonIdle        = "idle_timeout" // nothing arrived within the idle timeout
+	ReasonMaxDuration = "max_duration" // the session outlived its maximum
+	ReasonBudget      = "byte_budget"  // a byte budget was exhausted
+	ReasonShutdown    = "shutdown"     // Smallpot was stopping
+	ReasonPanic       = "panic"        // the service failed; the session was cut
+	ReasonError       = "error"        // a network error
+)
+
+// Close records the end of a TCP session.
+type Close struct {
+	DurationMS int64  `json:"duration_ms"`
+	BytesIn    int64  `json:"bytes_in"`
+	BytesOut   int64  `json:"bytes_out"`
+	Reason     string `json:"reason"`
+	// TranscriptIn and TranscriptOut count the bytes kept in the session
+	// transcript; when smaller than BytesIn/BytesOut the transcript was cut.
+	TranscriptIn  int64 `json:"transcript_in"`
+	TranscriptOut int64 `json:"transcript_out"`
+
+	// Transcript is the session's bounded transcript in the framing of
+	// package transcript; stored by the database, not part of the JSON.
+	Transcript []byte `json:"-"`
+}
+
+// Kind implements Detail.
+func (*Close) Kind() Kind { return KindClose }
+
+// Blob implements Blobber.
+func (c *Close) Blob() []byte { return c.Transcript }
+
+// Header is one request header, kept in arrival order.
+type Header struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// Request records one application request (an HTTP request, an RPC call,
+// a SOAP action, a datagram query).
+type Request struct {
+	Method    string   `json:"method,omitempty"`
+	URI       string   `json:"uri,omitempty"`  // as sent
+	Path      string   `json:"path,omitempty"` // decoded as the persona decodes it
+	Query     string   `json:"query,omitempty"`
+	Version   string   `json:"version,omitempty"`
+	Headers   []Header `json:"headers,omitempty"`
+	Host      string   `json:"host,omitempty"`
+	UserAgent string   `json:"user_agent,omitempty"`
+	BodyLen   int64    `json:"body_len"`
+	Body      []byte   `json:"body,omitempty"`      // base64 in JSON, bounded
+	Status    int      `json:"status,omitempty"`    // the reply given
+	Malformed string   `json:"malformed,omitempty"` // why the request could not be parsed
+	Truncated bool     `json:"truncated,omitempty"` // the request exceeded the capture cap
+	Sample    string   `json:"sample,omitempty"`    // SHA-256 of the whole request kept as a sample
+	Action    string   `json:"action,omitempty"`    // what the persona did (e.g. "cgi:cmd.exe")
+}
+
+// Kind implements Detail.
+func (*Request) Kind() Kind { return KindRequest }
+
+// Login records one authentication attempt.
+type Login struct {
+	User     string `json:"user"`
+	Password string `json:"password,omitempty"`
+	Method   string `json:"method,omitempty"` // password, publickey, apop, plain, ...
+	Key      string `json:"key,omitempty"`    // public key fingerprint
+	Success  bool   `json:"success"`
+}
+
+// Kind implements Detail.
+func (*Login) Kind() Kind { return KindLogin }
+
+// Command records one command line given to a shell or protocol.
+type Command struct {
+	Line   string `json:"line"`
+	Shell  string `json:"shell,omitempty"`  // dialect: cmd, busybox, ftp, smtp...
+	Output string `json:"output,omitempty"` // what the fake answered, bounded
+	Known  bool   `json:"known"`
+}
+
+// Kind implements Detail.
+func (*Command) Kind() Kind { return KindCommand }
+
+// Payload records raw bytes that arrived outside any parsed request: the
+// first bytes of a connection to the generic service, a datagram.
+type Payload struct {
+	Len       int64  `json:"len"`
+	Data      []byte `json:"data"` // base64 in JSON, bounded
+	Truncated bool   `json:"truncated,omitempty"`
+	Sample    string `json:"sample,omitempty"`
+}
+
+// Kind implements Detail.
+func (*Payload) Kind() Kind { return KindPayload }
+
+// Upload records a file sent to the honeypot (FTP STOR, a mail
+// attachment, a dropped binary). Name is the client's name for it, kept as
+// data only.
+type Upload struct {
+	Name      string `json:"name,omitempty"`
+	Size      int64  `json:"size"`
+	SHA256    string `json:"sha256"`
+	Truncated bool   `json:"truncated,omitempty"`
+	Via       string `json:"via,omitempty"` // stor, attachment, echo, ...
+}
+
+// Kind implements Detail.
+func (*Upload) Kind() Kind { return KindUpload }
+
+// Download records a fetch the attacker asked for (a URL in a wget
+// command, a tftp GET): an intent, not a fetch.
+type Download struct {
+	URL      string `json:"url"`
+	Protocol string `json:"protocol,omitempty"` // http, https, ftp, tftp
+	Host     string `json:"host,omitempty"`
+	Path     string `json:"path,omitempty"`
+	Command  string `json:"command,omitempty"` // the line it came from
+}
+
+// Kind implements Detail.
+func (*Download) Kind() Kind { return KindDownload }
+
+// Sample records bytes kept in the sample store.
+type Sample struct {
+	SHA256 string `json:"sha256"`
+	MD5    string `json:"md5"`
+	SHA1   string `json:"sha1"`
+	Size   int64  `json:"size"`
+	Source string `json:"source"`         // what the bytes were: http.request, ftp.stor, ...
+	Name   string `json:"name,omitempty"` // the client's name for it, as data
+	New    bool   `json:"new"`            // first time these bytes were stored
+}
+
+// Kind implements Detail.
+func (*Sample) Kind() Kind { return KindSample }

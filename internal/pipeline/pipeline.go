@@ -1,0 +1,299 @@
+// Package pipeline carries events from the services to the sinks.
+//
+// Policy: a protocol goroutine never waits on the pipeline. Emit puts the
+// event on a bounded queue or, when the queue is full, drops it and counts
+// the drop; the count is logged and exposed in Stats. One dispatcher takes
+// events off the queue, groups them in batches (up to Batch events, or
+// whatever arrived within FlushInterval), encodes each event's JSON once,
+// and hands the batch to every sink. Each sink has its own goroutine and
+// its own bounded queue of batches: a slow or failing sink loses batches
+// of its own (counted), never the other sinks', and never blocks the
+// dispatcher. A panic in a sink is recovered and counted as an error.
+// Close stops taking events, drains what is queued and flushes every sink.
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/smallpot/smallpot/internal/event"
+)
+
+// Record is an event with its JSON encoding, made once for all sinks.
+type Record struct {
+	Event *event.Event
+	JSON  []byte
+}
+
+// Sink receives batches of records. Write is called from one goroutine
+// per sink; the records are shared with other sinks and must not be
+// modified.
+type Sink interface {
+	Name() string
+	Write(ctx context.Context, batch []Record) error
+	Close() error
+}
+
+// Stage sees every event before it is encoded and may emit further events
+// (the analyzers). It runs on the dispatcher goroutine, so it must be
+// quick and must not block.
+type Stage interface {
+	Process(e *event.Event, emit func(*event.Event))
+}
+
+// Options size the pipeline.
+type Options struct {
+	Queue         int           // events waiting for the dispatcher
+	Batch         int           // events per batch
+	FlushInterval time.Duration // oldest event waits at most this long
+	SinkQueue     int           // batches waiting per sink
+	Logger        *slog.Logger
+}
+
+// Pipeline is the bounded, never-blocking event bus.
+type Pipeline struct {
+	opts   Options
+	in     chan *event.Event
+	stop   chan struct{}
+	done   chan struct{}
+	sinks  []*sinkWorker
+	stages []Stage
+	log    *slog.Logger
+
+	emitted atomic.Uint64
+	dropped atomic.Uint64
+	closed  atomic.Bool
+	once    sync.Once
+}
+
+type sinkWorker struct {
+	sink    Sink
+	in      chan []Record
+	written atomic.Uint64
+	dropped atomic.Uint64
+	errors  atomic.Uint64
+	done    chan struct{}
+}
+
+// SinkStats counts what happened at one sink.
+type SinkStats struct {
+	Name    string `json:"name"`
+	Written uint64 `json:"written"` // events written
+	Dropped uint64 `json:"dropped"` // events lost because the sink fell behind
+	Errors  uint64 `json:"errors"`  // failed or panicking writes
+}
+
+// Stats counts what happened in the pipeline.
+type Stats struct {
+	Emitted uint64      `json:"emitted"`
+	Dropped uint64      `json:"dropped"` // lost because the queue was full
+	Sinks   []SinkStats `json:"sinks"`
+}
+
+// New builds a pipeline and starts its goroutines.
+func New(opts Options, stages []Stage, sinks ...Sink) *Pipeline {
+	if opts.Queue <= 0 {
+		opts.Queue = 65536
+	}
+	if opts.Batch <= 0 {
+		opts.Batch = 512
+	}
+	if opts.FlushInterval <= 0 {
+		opts.FlushInterval = 200 * time.Millisecond
+	}
+	if opts.SinkQueue <= 0 {
+		opts.SinkQueue = 64
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	p := &Pipeline{
+		opts: opts, in: make(chan *event.Event, opts.Queue),
+		stop: make(chan struct{}), done: make(chan struct{}),
+		stages: stages, log: opts.Logger,
+	}
+	for _, s := range sinks {
+		w := &sinkWorker{sink: s, in: make(chan []Record, opts.SinkQueue), done: make(chan struct{})}
+		p.sinks = append(p.sinks, w)
+		go p.runSink(w)
+	}
+	go p.dispatch()
+	return p
+}
+
+// Emit queues an event without ever blocking; when the queue is full the
+// event is dropped and counted.
+func (p *Pipeline) Emit(e *event.Event) {
+	if p.closed.Load() {
+		p.dropped.Add(1)
+		return
+	}
+	select {
+	case p.in <- e:
+		p.emitted.Add(1)
+	default:
+		p.dropped.Add(1)
+	}
+}
+
+// Stats returns the counters.
+func (p *Pipeline) Stats() Stats {
+	s := Stats{Emitted: p.emitted.Load(), Dropped: p.dropped.Load()}
+	for _, w := range p.sinks {
+		s.Sinks = append(s.Sinks, SinkStats{Name: w.sink.Name(), Written: w.written.Load(),
+			Dropped: w.dropped.Load(), Errors: w.errors.Load()})
+	}
+	return s
+}
+
+// Close stops taking events, delivers everything queued and closes the
+// sinks. It is safe to call more than once.
+func (p *Pipeline) Close() error {
+	p.once.Do(func() {
+		p.closed.Store(true)
+		close(p.stop)
+		<-p.done
+	})
+	var first error
+	for _, w := range p.sinks {
+		<-w.done
+		if err := w.sink.Close(); err != nil && first == nil {
+			first = fmt.Errorf("pipeline: close %s: %w", w.sink.Name(), err)
+		}
+	}
+	return first
+}
+
+func (p *Pipeline) dispatch() {
+	defer close(p.done)
+	defer func() {
+		for _, w := range p.sinks {
+			close(w.in)
+		}
+	}()
+	batch := make([]*event.Event, 0, p.opts.Batch)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	report := time.NewTicker(10 * time.Second)
+	defer report.Stop()
+	var lastDropped uint64
+	armed := false
+
+	add := func(e *event.Event) {
+		batch = append(batch, e)
+		for _, st := range p.stages {
+			p.runStage(st, e, func(extra *event.Event) { batch = append(batch, extra) })
+		}
+	}
+	flush := func() {
+		if len(batch) > 0 {
+			p.deliver(batch)
+			batch = make([]*event.Event, 0, p.opts.Batch)
+		}
+		if armed {
+			timer.Stop()
+			armed = false
+		}
+	}
+	for {
+		select {
+		case e := <-p.in:
+			add(e)
+			if len(batch) >= p.opts.Batch {
+				flush()
+			} else if !armed {
+				timer.Reset(p.opts.FlushInterval)
+				armed = true
+			}
+		case <-timer.C:
+			armed = false
+			flush()
+		case <-report.C:
+			if d := p.dropped.Load(); d != lastDropped {
+				p.log.Warn("event queue full: events dropped", "dropped", d-lastDropped, "dropped_total", d)
+				lastDropped = d
+			}
+		case <-p.stop:
+			for {
+				select {
+				case e := <-p.in:
+					add(e)
+					if len(batch) >= p.opts.Batch {
+						flush()
+					}
+					continue
+				default:
+				}
+				break
+			}
+			flush()
+			if d := p.dropped.Load(); d != lastDropped {
+				p.log.Warn("event queue full: events dropped", "dropped", d-lastDropped, "dropped_total", d)
+			}
+			return
+		}
+	}
+}
+
+func (p *Pipeline) runStage(st Stage, e *event.Event, emit func(*event.Event)) {
+	defer func() {
+		if r := recover(); r != nil {
+			p.log.Error("pipeline stage panicked", "stage", fmt.Sprintf("%T", st), "panic", r)
+		}
+	}()
+	st.Process(e, emit)
+}
+
+func (p *Pipeline) deliver(batch []*event.Event) {
+	recs := make([]Record, 0, len(batch))
+	for _, e := range batch {
+		b, err := e.MarshalJSON()
+		if err != nil {
+			p.log.Error("event not encodable: dropped", "kind", e.Kind, "err", err)
+			p.dropped.Add(1)
+			continue
+		}
+		recs = append(recs, Record{Event: e, JSON: b})
+	}
+	for _, w := range p.sinks {
+		select {
+		case w.in <- recs:
+		default:
+			n := w.dropped.Add(uint64(len(recs)))
+			if n == uint64(len(recs)) || n%10000 < uint64(len(recs)) {
+				p.log.Warn("sink behind: batch dropped", "sink", w.sink.Name(), "dropped_total", n)
+			}
+		}
+	}
+}
+
+func (p *Pipeline) runSink(w *sinkWorker) {
+	defer close(w.done)
+	var lastLog time.Time
+	for batch := range w.in {
+		if err := p.write(w, batch); err != nil {
+			n := w.errors.Add(1)
+			if time.Since(lastLog) > 10*time.Second {
+				p.log.Error("sink write failed", "sink", w.sink.Name(), "err", err, "errors_total", n, "events", len(batch))
+				lastLog = time.Now()
+			}
+			continue
+		}
+		w.written.Add(uint64(len(batch)))
+	}
+}
+
+func (p *Pipeline) write(w *sinkWorker, batch []Record) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic: %v", r)
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return w.sink.Write(ctx, batch)
+}

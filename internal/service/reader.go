@@ -1,0 +1,230 @@
+package service
+
+import (
+	"bytes"
+	"io"
+	"sync"
+)
+
+// Reader is the buffered reader of one session. Every line it returns is
+// bounded, and it holds no buffer until the first byte arrives: the buffer
+// comes from a pool then and goes back when the session ends, so ten
+// thousand connections that never send anything cost no read buffers.
+type Reader struct {
+	src  io.Reader
+	size int
+	buf  []byte // nil while idle
+	r, w int
+	err  error
+	one  [1]byte
+}
+
+var bufPools sync.Map // size -> *sync.Pool
+
+func getBuf(size int) []byte {
+	p, _ := bufPools.LoadOrStore(size, &sync.Pool{New: func() any { b := make([]byte, size); return &b }})
+	return *(p.(*sync.Pool).Get().(*[]byte))
+}
+
+func putBuf(b []byte) {
+	if p, ok := bufPools.Load(cap(b)); ok {
+		b = b[:cap(b)]
+		p.(*sync.Pool).Put(&b)
+	}
+}
+
+// NewReader returns a Reader over src, for protocols that parse a byte
+// slice or a sub-stream the same way they parse a session.
+func NewReader(src io.Reader, size int) *Reader {
+	return &Reader{src: src, size: size}
+}
+
+func (b *Reader) release() {
+	if b.buf != nil {
+		putBuf(b.buf)
+		b.buf, b.r, b.w = nil, 0, 0
+	}
+}
+
+// Buffered returns how many bytes can be read without touching the network.
+func (b *Reader) Buffered() int { return b.w - b.r }
+
+// fill reads once from the source. With no buffer it blocks on a one-byte
+// read first, so an idle connection holds none.
+func (b *Reader) fill() {
+	if b.err != nil {
+		return
+	}
+	if b.buf == nil {
+		if b.size <= 0 {
+			b.size = 4096
+		}
+		n, err := b.src.Read(b.one[:])
+		if n == 0 {
+			if err == nil {
+				err = io.ErrNoProgress
+			}
+			b.err = err
+			return
+		}
+		b.buf = getBuf(b.size)
+		b.buf[0] = b.one[0]
+		b.r, b.w = 0, 1
+		b.err = err
+		return
+	}
+	if b.r > 0 {
+		copy(b.buf, b.buf[b.r:b.w])
+		b.w -= b.r
+		b.r = 0
+	}
+	if b.w == len(b.buf) {
+		return
+	}
+	n, err := b.src.Read(b.buf[b.w:])
+	b.w += n
+	if n == 0 && err == nil {
+		err = io.ErrNoProgress
+	}
+	b.err = err
+}
+
+// drained is called whenever bytes are consumed. The buffer stays with
+// the session once allocated: giving it back on every drain would turn
+// each later read into a one-byte read.
+func (b *Reader) drained() {}
+
+func (b *Reader) readErr() error {
+	err := b.err
+	b.err = nil
+	return err
+}
+
+// Read implements io.Reader.
+func (b *Reader) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if b.r == b.w {
+		if b.err != nil {
+			return 0, b.readErr()
+		}
+		if b.buf != nil && len(p) >= len(b.buf) {
+			// Large read: straight from the source.
+			b.release()
+			n, err := b.src.Read(p)
+			return n, err
+		}
+		b.fill()
+		if b.r == b.w {
+			return 0, b.readErr()
+		}
+	}
+	n := copy(p, b.buf[b.r:b.w])
+	b.r += n
+	b.drained()
+	return n, nil
+}
+
+// ReadByte reads one byte.
+func (b *Reader) ReadByte() (byte, error) {
+	for b.r == b.w {
+		if b.err != nil {
+			return 0, b.readErr()
+		}
+		b.fill()
+	}
+	c := b.buf[b.r]
+	b.r++
+	b.drained()
+	return c, nil
+}
+
+// ReadLine returns the next line without its "\n" or "\r\n", as a copy the
+// caller owns. A line longer than max bytes returns its first max bytes and
+// ErrLineTooLong; the rest of that line stays unread (DiscardLine skips
+// it). At end of input a last line without newline is returned with the
+// error (io.EOF) that ended it.
+func (b *Reader) ReadLine(max int) ([]byte, error) {
+	var out []byte
+	for {
+		if b.r < b.w {
+			chunk := b.buf[b.r:b.w]
+			i := bytes.IndexByte(chunk, '\n')
+			take := len(chunk)
+			if i >= 0 {
+				take = i
+			}
+			if len(out)+take > max {
+				take = max - len(out)
+				out = append(out, chunk[:take]...)
+				b.r += take
+				b.drained()
+				return out, ErrLineTooLong
+			}
+			out = append(out, chunk[:take]...)
+			b.r += take
+			if i >= 0 {
+				b.r++ // the newline
+				b.drained()
+				if n := len(out); n > 0 && out[n-1] == '\r' {
+					out = out[:n-1]
+				}
+				if out == nil {
+					out = []byte{}
+				}
+				return out, nil
+			}
+			b.drained()
+		}
+		if b.err != nil {
+			return out, b.readErr()
+		}
+		b.fill()
+	}
+}
+
+// DiscardLine skips input up to and including the next newline, reading at
+// most max bytes; it reports how many it skipped.
+func (b *Reader) DiscardLine(max int) (int, error) {
+	n := 0
+	for n < max {
+		c, err := b.ReadByte()
+		if err != nil {
+			return n, err
+		}
+		n++
+		if c == '\n' {
+			return n, nil
+		}
+	}
+	return n, ErrLineTooLong
+}
+
+// ReadFull reads exactly n bytes into a new slice; n is the caller's
+// bound.
+func (b *Reader) ReadFull(n int) ([]byte, error) {
+	out := make([]byte, n)
+	got, err := io.ReadFull(b, out)
+	return out[:got], err
+}
+
+// Peek returns up to n buffered bytes without consuming them, reading
+// from the network once if nothing is buffered. The slice is valid until
+// the next read.
+func (b *Reader) Peek(n int) ([]byte, error) {
+	if b.r == b.w {
+		if b.err != nil {
+			return nil, b.readErr()
+		}
+		b.fill()
+	}
+	avail := b.w - b.r
+	if n > avail {
+		n = avail
+	}
+	if n == 0 {
+		return nil, b.readErr()
+	}
+	return b.buf[b.r : b.r+n], nil
+}

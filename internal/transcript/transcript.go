@@ -1,0 +1,151 @@
+// Package transcript keeps the first bytes of a session in each direction,
+// in arrival order, with their timing.
+//
+// Encoding: a sequence of chunks, each a direction byte ('<' from the
+// client, '>' to the client), the milliseconds since the session began
+// (uint32, big-endian), the length (uint32, big-endian) and the bytes.
+package transcript
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Directions.
+const (
+	In  byte = '<' // from the client
+	Out byte = '>' // to the client
+)
+
+// Budget bounds the bytes all live transcripts may hold together, so a
+// flood of sessions each sending their full allowance cannot exhaust
+// memory: past it, new bytes are counted but not kept.
+type Budget struct {
+	limit int64
+	used  atomic.Int64
+}
+
+// NewBudget returns a budget of limit bytes.
+func NewBudget(limit int64) *Budget { return &Budget{limit: limit} }
+
+func (b *Budget) take(n int) bool {
+	if b == nil {
+		return true
+	}
+	if b.used.Add(int64(n)) > b.limit {
+		b.used.Add(-int64(n))
+		return false
+	}
+	return true
+}
+
+func (b *Budget) give(n int) {
+	if b != nil {
+		b.used.Add(-int64(n))
+	}
+}
+
+// Recorder keeps up to max bytes each way. It is safe for concurrent use.
+type Recorder struct {
+	mu      sync.Mutex
+	start   time.Time
+	max     int
+	kept    [2]int
+	buf     []byte
+	budget  *Budget
+	charged int
+}
+
+// New starts a transcript at start, keeping max bytes each way.
+func New(start time.Time, max int, budget *Budget) *Recorder {
+	return &Recorder{start: start, max: max, budget: budget}
+}
+
+func idx(dir byte) int {
+	if dir == In {
+		return 0
+	}
+	return 1
+}
+
+// Add records p, sent in direction dir, as far as the bound allows.
+func (r *Recorder) Add(dir byte, p []byte) {
+	if len(p) == 0 {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	i := idx(dir)
+	room := r.max - r.kept[i]
+	if room <= 0 {
+		return
+	}
+	if len(p) > room {
+		p = p[:room]
+	}
+	if !r.budget.take(len(p) + 9) {
+		return
+	}
+	r.charged += len(p) + 9
+	ms := uint32(time.Since(r.start) / time.Millisecond)
+	var h [9]byte
+	h[0] = dir
+	binary.BigEndian.PutUint32(h[1:5], ms)
+	binary.BigEndian.PutUint32(h[5:9], uint32(len(p)))
+	r.buf = append(r.buf, h[:]...)
+	r.buf = append(r.buf, p...)
+	r.kept[i] += len(p)
+}
+
+// Kept returns the bytes kept from the client and to the client.
+func (r *Recorder) Kept() (in, out int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.kept[0], r.kept[1]
+}
+
+// Finish returns the encoded transcript and gives its memory back to the
+// budget; the recorder keeps nothing after it.
+func (r *Recorder) Finish() []byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	b := r.buf
+	r.buf = nil
+	r.budget.give(r.charged)
+	r.charged = 0
+	return b
+}
+
+// Chunk is one decoded piece of a transcript.
+type Chunk struct {
+	Dir    byte
+	Offset time.Duration
+	Data   []byte
+}
+
+// Decode reads an encoded transcript.
+func Decode(b []byte) ([]Chunk, error) {
+	var out []Chunk
+	for len(b) > 0 {
+		if len(b) < 9 {
+			return out, errors.New("transcript: truncated chunk header")
+		}
+		dir := b[0]
+		if dir != In && dir != Out {
+			return out, fmt.Errorf("transcript: bad direction %q", dir)
+		}
+		ms := binary.BigEndian.Uint32(b[1:5])
+		n := binary.BigEndian.Uint32(b[5:9])
+		b = b[9:]
+		if uint64(n) > uint64(len(b)) {
+			return out, errors.New("transcript: truncated chunk")
+		}
+		out = append(out, Chunk{Dir: dir, Offset: time.Duration(ms) * time.Millisecond, Data: b[:n]})
+		b = b[n:]
+	}
+	return out, nil
+}
