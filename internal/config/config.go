@@ -175,8 +175,9 @@ func (c *Config) Validate() error {
 	if l.UDPRepliesPerSecond <= 0 || l.UDPReplyBurst < 1 {
 		errs = append(errs, errors.New("limits: udp_replies_per_second must be positive and udp_reply_burst at least 1"))
 	}
-	if l.MaxDatagram < 512 || l.MaxDatagram > 65535 {
-		errs = append(errs, errors.New("limits: max_datagram must be between 512 and 65535"))
+	// 64KiB holds the largest datagram there is.
+	if l.MaxDatagram < 512 || l.MaxDatagram > 64<<10 {
+		errs = append(errs, errors.New("limits: max_datagram must be between 512 bytes and 64KiB"))
 	}
 	if c.Pipeline.Queue < 16 || c.Pipeline.Batch < 1 || c.Pipeline.FlushInterval <= 0 {
 		errs = append(errs, errors.New("pipeline: queue must be at least 16, batch at least 1, flush_interval positive"))
@@ -253,20 +254,33 @@ func (c *Config) Effective() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	type eff struct {
-		Config   `yaml:",inline"`
-		Services map[string]service.Config `yaml:"services"`
-	}
-	e := eff{Config: *c, Services: map[string]service.Config{}}
-	e.Config.Services = nil
+	services := map[string]service.Config{}
 	for _, r := range rs {
-		e.Services[r.Module.Name] = r.Config
+		services[r.Module.Name] = r.Config
+	}
+	// The file's own services section gives way to the resolved one.
+	cp := *c
+	cp.Services = nil
+	var doc, svc yaml.Node
+	if err := doc.Encode(&cp); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if err := svc.Encode(services); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	for i := 0; i+1 < len(doc.Content); i += 2 {
+		if doc.Content[i].Value == "services" {
+			doc.Content[i+1] = &svc
+		}
 	}
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
-	if err := enc.Encode(e); err != nil {
-		return nil, err
+	if err := enc.Encode(&doc); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if err := enc.Close(); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
 	}
 	return buf.Bytes(), nil
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -22,6 +23,7 @@ var units = []struct {
 
 // ParseByteSize reads a size such as "64KiB".
 func ParseByteSize(s string) (ByteSize, error) {
+	orig := s
 	s = strings.TrimSpace(s)
 	mult := int64(1)
 	for _, u := range units {
@@ -32,7 +34,10 @@ func ParseByteSize(s string) (ByteSize, error) {
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || n < 0 {
-		return 0, fmt.Errorf("bad size %q: want a number of bytes, optionally with KiB, MiB or GiB", s)
+		return 0, fmt.Errorf("bad size %q: want a number of bytes, optionally with KiB, MiB or GiB", orig)
+	}
+	if n > math.MaxInt64/mult {
+		return 0, fmt.Errorf("bad size %q: too large", orig)
 	}
 	return ByteSize(n * mult), nil
 }

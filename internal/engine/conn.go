@@ -29,14 +29,31 @@ type conn struct {
 	ctx      context.Context
 	mu       sync.Mutex
 	firstErr error // the first error that ended I/O
+	// Deadlines the handler set for itself (zero: none). The engine's
+	// idle timeout and the session's end still apply on top of them.
+	ownRead, ownWrite time.Time
 }
 
-func (c *conn) deadline() time.Time {
+// past is a deadline that has always passed: I/O fails at once.
+var past = time.Unix(1, 0)
+
+// deadline is the earliest of the idle timeout, the session's end and the
+// handler's own deadline.
+func (c *conn) deadline(own time.Time) time.Time {
 	d := time.Now().Add(c.idle)
 	if c.end.Before(d) {
-		return c.end
+		d = c.end
+	}
+	if !own.IsZero() && own.Before(d) {
+		d = own
 	}
 	return d
+}
+
+func (c *conn) own() (read, write time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ownRead, c.ownWrite
 }
 
 func (c *conn) fail(err error) {
@@ -60,7 +77,14 @@ func (c *conn) Read(p []byte) (int, error) {
 		c.fail(err)
 		return 0, os.ErrDeadlineExceeded
 	}
-	_ = c.Conn.SetReadDeadline(c.deadline())
+	rd, _ := c.own()
+	_ = c.Conn.SetReadDeadline(c.deadline(rd))
+	// The session may have ended while the deadline was set, after the
+	// engine failed its I/O: fail it again, or the read would wait for
+	// the idle timeout.
+	if c.ctx.Err() != nil {
+		_ = c.Conn.SetReadDeadline(past)
+	}
 	n, err := c.Conn.Read(p)
 	if n > 0 {
 		c.in.Add(int64(n))
@@ -85,7 +109,11 @@ func (c *conn) Write(p []byte) (int, error) {
 	var n int
 	var err error
 	if len(p) > 0 {
-		_ = c.Conn.SetWriteDeadline(c.deadline())
+		_, wd := c.own()
+		_ = c.Conn.SetWriteDeadline(c.deadline(wd))
+		if c.ctx.Err() != nil {
+			_ = c.Conn.SetWriteDeadline(past)
+		}
 		n, err = c.Conn.Write(p)
 		if n > 0 {
 			c.out.Add(int64(n))
@@ -101,16 +129,35 @@ func (c *conn) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// SetDeadline and friends may only shorten what the engine allows.
-func (c *conn) SetDeadline(t time.Time) error      { return c.Conn.SetDeadline(c.clamp(t)) }
-func (c *conn) SetReadDeadline(t time.Time) error  { return c.Conn.SetReadDeadline(c.clamp(t)) }
-func (c *conn) SetWriteDeadline(t time.Time) error { return c.Conn.SetWriteDeadline(c.clamp(t)) }
+// SetDeadline and friends may only shorten what the engine allows: the
+// handler's deadline holds for every later read or write alongside the
+// idle timeout and the session's end (a zero time removes it).
+func (c *conn) SetDeadline(t time.Time) error {
+	c.mu.Lock()
+	c.ownRead, c.ownWrite = t, t
+	c.mu.Unlock()
+	return c.Conn.SetDeadline(c.clamp(t))
+}
+
+func (c *conn) SetReadDeadline(t time.Time) error {
+	c.mu.Lock()
+	c.ownRead = t
+	c.mu.Unlock()
+	return c.Conn.SetReadDeadline(c.clamp(t))
+}
+
+func (c *conn) SetWriteDeadline(t time.Time) error {
+	c.mu.Lock()
+	c.ownWrite = t
+	c.mu.Unlock()
+	return c.Conn.SetWriteDeadline(c.clamp(t))
+}
 
 func (c *conn) clamp(t time.Time) time.Time {
-	if t.IsZero() || t.After(c.end) {
-		return c.end
+	if c.ctx.Err() != nil {
+		return past
 	}
-	return t
+	return c.deadline(t)
 }
 
 // reason names why the session ended, from the first error its I/O saw.

@@ -257,7 +257,15 @@ func (e *Engine) release(src netip.Addr) {
 
 func (e *Engine) serveConn(parent context.Context, l *tcpListener, c *net.TCPConn, remote netip.AddrPort) {
 	defer e.wg.Done()
-	defer e.release(remote.Addr())
+	// The session's place under the caps is given back when its
+	// connection closes, before its close event: whoever sees that event
+	// may connect again at once.
+	released := false
+	defer func() {
+		if !released {
+			e.release(remote.Addr())
+		}
+	}()
 	lim := e.opts.Limits
 	start := time.Now()
 	end := start.Add(lim.MaxDuration)
@@ -265,7 +273,7 @@ func (e *Engine) serveConn(parent context.Context, l *tcpListener, c *net.TCPCon
 	defer cancel()
 	// When the session must end, fail its I/O at once so a handler
 	// blocked in a read returns.
-	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Unix(1, 0)) })
+	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(past) })
 	defer stop()
 
 	lc := &conn{Conn: c, idle: lim.IdleTimeout, end: end, maxIn: int64(lim.MaxBytesIn),
@@ -282,6 +290,8 @@ func (e *Engine) serveConn(parent context.Context, l *tcpListener, c *net.TCPCon
 
 	done := e.run(ctx, l, s)
 	_ = c.Close()
+	e.release(remote.Addr())
+	released = true
 	s.Release()
 	in, out := lc.tr.Kept()
 	s.Emit(&event.Close{

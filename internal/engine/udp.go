@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -103,10 +104,13 @@ func (e *Engine) servePacket(ctx context.Context, l *udpListener, data []byte, f
 		Transport: event.UDP, Remote: from, Local: local,
 		Emitter: e.opts.Emitter, Samples: e.opts.Samples,
 	}, data, reply)
+	// The event gets its own copy: the handler may change p.Data while
+	// the pipeline encodes the event.
 	keep := data
 	if max := int(e.opts.Limits.Transcript); len(keep) > max {
 		keep = keep[:max]
 	}
+	keep = bytes.Clone(keep)
 	p.Emit(&event.Payload{Len: int64(len(data)), Data: keep, Truncated: len(keep) < len(data)})
 	defer func() {
 		if r := recover(); r != nil {

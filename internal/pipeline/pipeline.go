@@ -64,10 +64,11 @@ type Pipeline struct {
 	stages []Stage
 	log    *slog.Logger
 
-	emitted atomic.Uint64
-	dropped atomic.Uint64
-	closed  atomic.Bool
-	once    sync.Once
+	emitted  atomic.Uint64
+	dropped  atomic.Uint64
+	closed   atomic.Bool
+	once     sync.Once
+	closeErr error
 }
 
 type sinkWorker struct {
@@ -151,21 +152,21 @@ func (p *Pipeline) Stats() Stats {
 }
 
 // Close stops taking events, delivers everything queued and closes the
-// sinks. It is safe to call more than once.
+// sinks. It is safe to call more than once: each sink is closed once, and
+// every call returns the first error.
 func (p *Pipeline) Close() error {
 	p.once.Do(func() {
 		p.closed.Store(true)
 		close(p.stop)
 		<-p.done
-	})
-	var first error
-	for _, w := range p.sinks {
-		<-w.done
-		if err := w.sink.Close(); err != nil && first == nil {
-			first = fmt.Errorf("pipeline: close %s: %w", w.sink.Name(), err)
+		for _, w := range p.sinks {
+			<-w.done
+			if err := w.sink.Close(); err != nil && p.closeErr == nil {
+				p.closeErr = fmt.Errorf("pipeline: close %s: %w", w.sink.Name(), err)
+			}
 		}
-	}
-	return first
+	})
+	return p.closeErr
 }
 
 func (p *Pipeline) dispatch() {
@@ -183,12 +184,6 @@ func (p *Pipeline) dispatch() {
 	var lastDropped uint64
 	armed := false
 
-	add := func(e *event.Event) {
-		batch = append(batch, e)
-		for _, st := range p.stages {
-			p.runStage(st, e, func(extra *event.Event) { batch = append(batch, extra) })
-		}
-	}
 	flush := func() {
 		if len(batch) > 0 {
 			p.deliver(batch)
@@ -199,13 +194,25 @@ func (p *Pipeline) dispatch() {
 			armed = false
 		}
 	}
+	// put adds one event; a full batch goes at once, so no batch is
+	// ever larger than Batch, extra events from stages included.
+	put := func(e *event.Event) {
+		batch = append(batch, e)
+		if len(batch) >= p.opts.Batch {
+			flush()
+		}
+	}
+	add := func(e *event.Event) {
+		put(e)
+		for _, st := range p.stages {
+			p.runStage(st, e, put)
+		}
+	}
 	for {
 		select {
 		case e := <-p.in:
 			add(e)
-			if len(batch) >= p.opts.Batch {
-				flush()
-			} else if !armed {
+			if len(batch) > 0 && !armed {
 				timer.Reset(p.opts.FlushInterval)
 				armed = true
 			}
@@ -222,9 +229,6 @@ func (p *Pipeline) dispatch() {
 				select {
 				case e := <-p.in:
 					add(e)
-					if len(batch) >= p.opts.Batch {
-						flush()
-					}
 					continue
 				default:
 				}

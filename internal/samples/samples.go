@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"os"
 	"regexp"
+	"sync"
 
 	"github.com/smallpot/smallpot/internal/service"
 )
@@ -23,6 +24,9 @@ import (
 type Store struct {
 	root *os.Root
 	dir  string
+	// mu makes the check for an existing sample and the rename one step,
+	// so of two Puts of the same bytes only one reports them new.
+	mu sync.Mutex
 }
 
 var _ service.SampleStore = (*Store)(nil)
@@ -70,6 +74,12 @@ func (s *Store) Put(data []byte, d service.Digest) (bool, error) {
 		_ = s.root.Remove(tmp)
 		return false, fmt.Errorf("samples: write: %w", err)
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := s.root.Stat(d.SHA256); err == nil {
+		_ = s.root.Remove(tmp)
+		return false, nil
+	}
 	if err := s.root.Rename(tmp, d.SHA256); err != nil {
 		_ = s.root.Remove(tmp)
 		return false, fmt.Errorf("samples: %w", err)
@@ -84,7 +94,10 @@ func (s *Store) Read(sha256 string) ([]byte, error) {
 	}
 	b, err := s.root.ReadFile(sha256)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("samples: no sample %s", sha256)
+		return nil, fmt.Errorf("samples: no sample %s: %w", sha256, fs.ErrNotExist)
 	}
-	return b, err
+	if err != nil {
+		return nil, fmt.Errorf("samples: %w", err)
+	}
+	return b, nil
 }

@@ -49,6 +49,20 @@ func (b *Reader) release() {
 // Buffered returns how many bytes can be read without touching the network.
 func (b *Reader) Buffered() int { return b.w - b.r }
 
+// minBuf is the smallest read buffer: ReadLine keeps a '\r' at its bound
+// buffered while it reads on to see whether '\n' follows.
+const minBuf = 16
+
+func (b *Reader) bufSize() int {
+	switch {
+	case b.size <= 0:
+		return 4096
+	case b.size < minBuf:
+		return minBuf
+	}
+	return b.size
+}
+
 // fill reads once from the source. With no buffer it blocks on a one-byte
 // read first, so an idle connection holds none.
 func (b *Reader) fill() {
@@ -56,9 +70,7 @@ func (b *Reader) fill() {
 		return
 	}
 	if b.buf == nil {
-		if b.size <= 0 {
-			b.size = 4096
-		}
+		b.size = b.bufSize()
 		n, err := b.src.Read(b.one[:])
 		if n == 0 {
 			if err == nil {
@@ -109,11 +121,11 @@ func (b *Reader) Read(p []byte) (int, error) {
 		if b.err != nil {
 			return 0, b.readErr()
 		}
-		if b.buf != nil && len(p) >= len(b.buf) {
-			// Large read: straight from the source.
+		if len(p) >= b.bufSize() {
+			// Large read: straight from the source, with no buffer (and
+			// no one-byte read first).
 			b.release()
-			n, err := b.src.Read(p)
-			return n, err
+			return b.src.Read(p)
 		}
 		b.fill()
 		if b.r == b.w {
@@ -141,43 +153,64 @@ func (b *Reader) ReadByte() (byte, error) {
 }
 
 // ReadLine returns the next line without its "\n" or "\r\n", as a copy the
-// caller owns. A line longer than max bytes returns its first max bytes and
-// ErrLineTooLong; the rest of that line stays unread (DiscardLine skips
-// it). At end of input a last line without newline is returned with the
-// error (io.EOF) that ended it.
+// caller owns. A line longer than max bytes (not counting its "\n" or
+// "\r\n") returns its first max bytes and ErrLineTooLong; the rest of that
+// line stays unread (DiscardLine skips it). At end of input a last line
+// without newline is returned with the error (io.EOF) that ended it.
 func (b *Reader) ReadLine(max int) ([]byte, error) {
+	if max < 0 {
+		max = 0
+	}
 	var out []byte
 	for {
 		if b.r < b.w {
 			chunk := b.buf[b.r:b.w]
-			i := bytes.IndexByte(chunk, '\n')
-			take := len(chunk)
-			if i >= 0 {
-				take = i
-			}
-			if len(out)+take > max {
-				take = max - len(out)
+			if i := bytes.IndexByte(chunk, '\n'); i >= 0 {
+				n := len(out) + i // the line's length, "\r" not counted
+				if i > 0 && chunk[i-1] == '\r' || i == 0 && len(out) > 0 && out[len(out)-1] == '\r' {
+					n--
+				}
+				if n <= max {
+					out = append(out, chunk[:i]...)
+					b.r += i + 1
+					b.drained()
+					if n := len(out); n > 0 && out[n-1] == '\r' {
+						out = out[:n-1]
+					}
+					if out == nil {
+						out = []byte{}
+					}
+					return out, nil
+				}
+				take := max - len(out)
 				out = append(out, chunk[:take]...)
 				b.r += take
 				b.drained()
 				return out, ErrLineTooLong
 			}
-			out = append(out, chunk[:take]...)
-			b.r += take
-			if i >= 0 {
-				b.r++ // the newline
+			room := max - len(out)
+			switch {
+			case len(chunk) <= room:
+				out = append(out, chunk...)
+				b.r = b.w
+			case len(chunk) == room+1 && chunk[room] == '\r':
+				// One byte past the bound, a '\r': the line still fits
+				// if '\n' follows. Keep the '\r' buffered and read on.
+				out = append(out, chunk[:room]...)
+				b.r += room
+			default:
+				out = append(out, chunk[:room]...)
+				b.r += room
 				b.drained()
-				if n := len(out); n > 0 && out[n-1] == '\r' {
-					out = out[:n-1]
-				}
-				if out == nil {
-					out = []byte{}
-				}
-				return out, nil
+				return out, ErrLineTooLong
 			}
 			b.drained()
 		}
 		if b.err != nil {
+			if b.r < b.w {
+				// The input ended on a '\r' past the bound.
+				return out, ErrLineTooLong
+			}
 			return out, b.readErr()
 		}
 		b.fill()

@@ -58,6 +58,7 @@ type Recorder struct {
 	buf     []byte
 	budget  *Budget
 	charged int
+	done    bool // Finish was called
 }
 
 // New starts a transcript at start, keeping max bytes each way.
@@ -81,7 +82,7 @@ func (r *Recorder) Add(dir byte, p []byte) {
 	defer r.mu.Unlock()
 	i := idx(dir)
 	room := r.max - r.kept[i]
-	if room <= 0 {
+	if room <= 0 || r.done {
 		return
 	}
 	if len(p) > room {
@@ -109,10 +110,11 @@ func (r *Recorder) Kept() (in, out int) {
 }
 
 // Finish returns the encoded transcript and gives its memory back to the
-// budget; the recorder keeps nothing after it.
+// budget; the recorder keeps nothing after it, and Add does nothing.
 func (r *Recorder) Finish() []byte {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.done = true
 	b := r.buf
 	r.buf = nil
 	r.budget.give(r.charged)

@@ -233,6 +233,11 @@ func (h *Harness) WaitClosed(t testing.TB, n int) []*event.Event {
 //
 //	-- input --     the client's bytes
 //	-- output --    the server's bytes (golden)
+//
+// txtar ends every file with a newline; bytes that do not end with one are
+// kept under "input-no-newline" or "output-no-newline" instead, whose last
+// newline is not part of the data.
+//
 //	-- events --    one JSON object per event, {"kind":...,"detail":{...}},
 //	                without connect and close (golden)
 //
@@ -262,8 +267,11 @@ func RunTranscripts(t *testing.T, dir, name string, newHandler func() any, opts 
 			}
 			var input []byte
 			for _, fl := range ar.Files {
-				if fl.Name == "input" {
+				switch fl.Name {
+				case "input":
 					input = fl.Data
+				case "input-no-newline":
+					input = bytes.TrimSuffix(fl.Data, []byte("\n"))
 				}
 			}
 			h := Start(t, name, newHandler(), nil)
@@ -291,11 +299,15 @@ func RunTranscripts(t *testing.T, dir, name string, newHandler func() any, opts 
 			if *Update {
 				var nf []txtar.File
 				for _, fl := range ar.Files {
-					if fl.Name != "output" && fl.Name != "events" {
+					if fl.Name != "output" && fl.Name != "output-no-newline" && fl.Name != "events" {
 						nf = append(nf, fl)
 					}
 				}
-				nf = append(nf, txtar.File{Name: "output", Data: out}, txtar.File{Name: "events", Data: eb.Bytes()})
+				outFile := txtar.File{Name: "output", Data: out}
+				if len(out) > 0 && out[len(out)-1] != '\n' {
+					outFile = txtar.File{Name: "output-no-newline", Data: append(bytes.Clone(out), '\n')}
+				}
+				nf = append(nf, outFile, txtar.File{Name: "events", Data: eb.Bytes()})
 				ar.Files = nf
 				if err := os.WriteFile(f, txtar.Format(ar), 0o644); err != nil {
 					t.Fatal(err)
@@ -304,9 +316,13 @@ func RunTranscripts(t *testing.T, dir, name string, newHandler func() any, opts 
 			}
 			for _, fl := range ar.Files {
 				switch fl.Name {
-				case "output":
-					if !bytes.Equal(fl.Data, out) {
-						t.Errorf("output differs\n got: %q\nwant: %q", out, fl.Data)
+				case "output", "output-no-newline":
+					want := fl.Data
+					if fl.Name == "output-no-newline" {
+						want = bytes.TrimSuffix(want, []byte("\n"))
+					}
+					if !bytes.Equal(want, out) {
+						t.Errorf("output differs\n got: %q\nwant: %q", out, want)
 					}
 				case "events":
 					if !bytes.Equal(fl.Data, eb.Bytes()) {

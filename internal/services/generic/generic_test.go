@@ -26,7 +26,9 @@ func newServer(t testing.TB, mutate func(*Config)) service.Handler {
 
 func TestTranscripts(t *testing.T) {
 	servicetest.RunTranscripts(t, "testdata", "generic", func() any {
-		return newServer(t, func(c *Config) { c.Banners = map[int]string{4444: "Microsoft Windows 2000 [Version 5.00.2195]\r\n(C) Copyright 1985-2000 Microsoft Corp.\r\n\r\nC:\\WINNT\\system32>"} })
+		return newServer(t, func(c *Config) {
+			c.Banners = map[int]string{4444: "Microsoft Windows 2000 [Version 5.00.2195]\r\n(C) Copyright 1985-2000 Microsoft Corp.\r\n\r\nC:\\WINNT\\system32>"}
+		})
 	}, servicetest.TranscriptOptions{})
 }
 
