@@ -2,6 +2,10 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -109,5 +113,46 @@ func TestUnprivilegedRunMovesLowPortsLoudly(t *testing.T) {
 	}
 	if warn.Len() != 0 {
 		t.Errorf("with -port-offset 0, unexpected warning %q", warn.String())
+	}
+}
+
+func TestBindFailureNamesThePortAndTheFix(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "c.yaml")
+	y := fmt.Sprintf("run_as: \"\"\nservices:\n  generic:\n    enabled: false\n  http:\n    ports: [%d]\n", port)
+	if err := os.WriteFile(cfg, []byte(y), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	code := realMain([]string{"run", "-config", cfg, "-data", filepath.Join(dir, "d"), "-bind", "127.0.0.1", "-port-offset", "0"}, &out, &errb)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1; stderr %s", code, errb.String())
+	}
+	msg := errb.String()
+	for _, want := range []string{fmt.Sprintf("bind 127.0.0.1:%d", port), "address already in use", "-port-offset"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error %q lacks %q", msg, want)
+		}
+	}
+}
+
+func TestUnknownConfigKeyNamesItsLine(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "c.yaml")
+	if err := os.WriteFile(cfg, []byte("profile: windows2000\nservices:\n  http:\n    prots: [80]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	if code := realMain([]string{"run", "-config", cfg, "-data", filepath.Join(dir, "d")}, &out, &errb); code != 1 {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	if msg := errb.String(); !strings.Contains(msg, "line 4") || !strings.Contains(msg, `"prots"`) || !strings.Contains(msg, "ports") {
+		t.Errorf("error %q should name the key, its line and the known keys", msg)
 	}
 }
