@@ -20,6 +20,8 @@ import (
 	// The fake protocols; each registers itself from its init.
 	_ "github.com/smallpot/smallpot/internal/services/generic"
 	_ "github.com/smallpot/smallpot/internal/services/http"
+	_ "github.com/smallpot/smallpot/internal/services/netbus"
+	_ "github.com/smallpot/smallpot/internal/services/subseven"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -38,6 +39,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	dataDir := fs.String("data", "", "data `directory` (default ./smallpot-data, or data_dir from the config)")
 	bind := fs.String("bind", "", "listen `address` of every fake service (default: all interfaces)")
 	offset := fs.Int("port-offset", 0, "add `N` to every fake port; -port-offset 0 insists on the real ports")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to `file` (for development)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -65,6 +67,16 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	log := newLogger(cfg.Log, stderr)
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer func() { pprof.StopCPUProfile(); _ = f.Close() }()
+	}
 
 	plan, err := planListeners(cfg, set["port-offset"], stderr)
 	if err != nil {
