@@ -95,9 +95,24 @@ func TestUnprivilegedRunMovesLowPortsLoudly(t *testing.T) {
 	if got[80] != 10080 || got[8080] != 8080 || got[4444] != 4444 {
 		t.Errorf("ports planned %v, want 80→10080 and the others unchanged", got)
 	}
-	if n := strings.Count(warn.String(), "WARNING"); n != 1 || !strings.Contains(warn.String(), "http: ports 80→10080") ||
-		!strings.Contains(warn.String(), "setcap cap_net_bind_service=+ep") {
-		t.Errorf("want one loud line for http naming the fix, got:\n%s", warn.String())
+	// One loud line per moved service, naming the ports and the fix.
+	moved := map[string]bool{}
+	for _, l := range plan {
+		if l.port != l.configured {
+			moved[l.service] = true
+		}
+	}
+	lines := strings.Split(strings.TrimSpace(warn.String()), "\n")
+	if len(lines) != len(moved) {
+		t.Errorf("%d warning lines for %d moved services:\n%s", len(lines), len(moved), warn.String())
+	}
+	for _, line := range lines {
+		if !strings.HasPrefix(line, "WARNING: ") || !strings.Contains(line, "setcap cap_net_bind_service=+ep") || !strings.Contains(line, "-port-offset 0") {
+			t.Errorf("warning line does not name the fix: %q", line)
+		}
+	}
+	if !strings.Contains(warn.String(), "WARNING: http: ports tcp 80→10080 moved") {
+		t.Errorf("no line for http's port 80:\n%s", warn.String())
 	}
 
 	// An explicit -port-offset 0 insists on the real ports.

@@ -22,6 +22,7 @@ import (
 	_ "github.com/smallpot/smallpot/internal/services/http"
 	_ "github.com/smallpot/smallpot/internal/services/netbus"
 	_ "github.com/smallpot/smallpot/internal/services/subseven"
+	_ "github.com/smallpot/smallpot/internal/services/sunrpc"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".

@@ -109,6 +109,15 @@ func summary(d event.Detail) string {
 			n = " (new)"
 		}
 		return fmt.Sprintf("%s %dB from %s%s", d.SHA256, d.Size, d.Source, n)
+	case *event.RPC:
+		s := fmt.Sprintf("%s v%d %s → %s", nameOr(d.ProgramName, d.Program), d.Version, nameOr(d.ProcedureName, d.Procedure), d.Reply)
+		if d.Result != "" {
+			s += " " + clip(d.Result, 80)
+		}
+		if d.Sample != "" {
+			s += " sample " + d.Sample[:16]
+		}
+		return s
 	case event.Raw:
 		return clip(string(d.JSON), 160)
 	}
@@ -296,4 +305,11 @@ func cmdConfig(args []string, stdout, stderr io.Writer) error {
 	}
 	_, err = stdout.Write(b)
 	return err
+}
+
+func nameOr(name string, num uint32) string {
+	if name != "" {
+		return name
+	}
+	return fmt.Sprint(num)
 }

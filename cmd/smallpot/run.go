@@ -185,11 +185,11 @@ func planListeners(cfg *config.Config, explicitOffset bool, stderr io.Writer) ([
 			persona = d.Describe()
 		}
 		var moved []string
-		port := func(p int) int {
+		port := func(transport string, p int) int {
 			q := p + cfg.PortOffset
 			if auto && p < 1024 && !canBind(p) {
 				q = p + lowPortShift
-				moved = append(moved, fmt.Sprintf("%d→%d", p, q))
+				moved = append(moved, fmt.Sprintf("%s %d→%d", transport, p, q))
 			}
 			return q
 		}
@@ -207,11 +207,11 @@ func planListeners(cfg *config.Config, explicitOffset bool, stderr io.Writer) ([
 				handler = ph.ForPort(p)
 			}
 			plan = append(plan, listener{service: r.Module.Name, persona: persona, transport: "tcp",
-				configured: p, port: port(p), handler: handler})
+				configured: p, port: port("tcp", p), handler: handler})
 		}
 		for _, p := range b.UDPPorts {
 			plan = append(plan, listener{service: r.Module.Name, persona: persona, transport: "udp",
-				configured: p, port: port(p), packet: ph, factor: b.ReplyFactor})
+				configured: p, port: port("udp", p), packet: ph, factor: b.ReplyFactor})
 		}
 		if len(moved) > 0 {
 			fmt.Fprintf(stderr, "WARNING: %s: ports %s moved up by %d: binding ports below 1024 needs root or CAP_NET_BIND_SERVICE. "+

@@ -91,6 +91,9 @@ type Command struct {
 	Shell  string `json:"shell,omitempty"`  // dialect: cmd, busybox, ftp, smtp...
 	Output string `json:"output,omitempty"` // what the fake answered, bounded
 	Known  bool   `json:"known"`
+	// Truncated: the line, or the transfer it started, was cut at its
+	// bound (length, size or time).
+	Truncated bool `json:"truncated,omitempty"`
 }
 
 // Kind implements Detail.
@@ -148,3 +151,66 @@ type Sample struct {
 
 // Kind implements Detail.
 func (*Sample) Kind() Kind { return KindSample }
+
+// Mail outcomes.
+const (
+	MailQueued   = "queued"    // accepted and answered as delivered (it is only kept)
+	MailTooLarge = "too_large" // over the size cap: refused, its first bytes kept
+	MailNoData   = "no_data"   // the transaction ended before a message was sent
+	MailAborted  = "aborted"   // the connection ended inside the message
+)
+
+// Mail records one mail transaction (SMTP MAIL FROM, RCPT TO, DATA): the
+// envelope, the message's top-level headers and what became of it.
+// Nothing is ever relayed; a message is only kept.
+type Mail struct {
+	Helo         string   `json:"helo,omitempty"`          // the name given in HELO/EHLO
+	Auth         string   `json:"auth,omitempty"`          // the user the session authenticated as
+	From         string   `json:"from"`                    // MAIL FROM address ("" for <>)
+	Rcpts        []string `json:"rcpts"`                   // RCPT TO addresses accepted, in order
+	RelayAttempt bool     `json:"relay_attempt,omitempty"` // a recipient lies outside the persona's domains
+	Subject      string   `json:"subject,omitempty"`       // decoded
+	Headers      []Header `json:"headers,omitempty"`       // top-level headers, bounded
+	Size         int64    `json:"size"`                    // message bytes received
+	Truncated    bool     `json:"truncated,omitempty"`     // cut at the size cap
+	Result       string   `json:"result"`                  // queued, too_large, no_data, aborted
+	QueueID      string   `json:"queue_id,omitempty"`      // the id the persona answered with
+	Attachments  []string `json:"attachments,omitempty"`   // SHA-256 of each attachment kept
+	MIMECut      []string `json:"mime_cut,omitempty"`      // MIME bounds hit while decoding
+	Sample       string   `json:"sample,omitempty"`        // SHA-256 of the message kept
+}
+
+// Kind implements Detail.
+func (*Mail) Kind() Kind { return KindMail }
+
+// RPCArg is one decoded argument of an RPC call.
+type RPCArg struct {
+	Name  string `json:"name"`
+	Value string `json:"value"` // bytes that are not printable ASCII as \xNN
+}
+
+// RPC records one ONC RPC (Sun RPC) call: to the portmapper, or to any
+// other program that arrived on its port.
+type RPC struct {
+	XID           uint32   `json:"xid"`
+	Program       uint32   `json:"program"`
+	ProgramName   string   `json:"program_name,omitempty"`
+	Version       uint32   `json:"version"`
+	Procedure     uint32   `json:"procedure"`
+	ProcedureName string   `json:"procedure_name,omitempty"`
+	Auth          string   `json:"auth,omitempty"`     // credential flavour: none, unix, dh, ...
+	Machine       string   `json:"machine,omitempty"`  // AUTH_UNIX machine name, as sent
+	UID           *uint32  `json:"uid,omitempty"`      // AUTH_UNIX
+	GID           *uint32  `json:"gid,omitempty"`      // AUTH_UNIX
+	Args          []RPCArg `json:"args,omitempty"`     // decoded arguments, in order
+	ArgsLen       int64    `json:"args_len"`           // argument bytes received
+	RawArgs       []byte   `json:"raw_args,omitempty"` // argument bytes not decoded, bounded
+	Reply         string   `json:"reply"`              // what was answered; "none" for silence
+	Result        string   `json:"result,omitempty"`   // the answer's content, summed up
+	Refused       string   `json:"refused,omitempty"`  // UDP reply refused: too_large, rate_limited
+	Malformed     string   `json:"malformed,omitempty"`
+	Sample        string   `json:"sample,omitempty"` // SHA-256 of the call kept as a sample
+}
+
+// Kind implements Detail.
+func (*RPC) Kind() Kind { return KindRPC }

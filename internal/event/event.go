@@ -27,6 +27,8 @@ const (
 	KindUpload   Kind = "upload"
 	KindDownload Kind = "download"
 	KindSample   Kind = "sample"
+	KindMail     Kind = "mail"
+	KindRPC      Kind = "rpc"
 )
 
 // Transport is "tcp" or "udp".
@@ -185,6 +187,10 @@ func NewDetail(k Kind) Detail {
 		return &Download{}
 	case KindSample:
 		return &Sample{}
+	case KindMail:
+		return &Mail{}
+	case KindRPC:
+		return &RPC{}
 	}
 	return nil
 }

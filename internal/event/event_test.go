@@ -26,6 +26,13 @@ var details = []event.Detail{
 	&event.Download{URL: "tftp://1.2.3.4/x", Protocol: "tftp", Host: "1.2.3.4", Path: "/x", Command: "tftp -g"},
 	&event.Sample{SHA256: strings.Repeat("1", 64), MD5: strings.Repeat("2", 32), SHA1: strings.Repeat("3", 40),
 		Size: 4, Source: "ftp.stor", Name: "a.exe", New: true},
+	&event.Mail{Helo: "x", Auth: "bob", From: "a@b", Rcpts: []string{"c@d"}, RelayAttempt: true, Subject: "s",
+		Headers: []event.Header{{"Subject", "s"}}, Size: 10, Truncated: true, Result: event.MailTooLarge, QueueID: "q",
+		Attachments: []string{strings.Repeat("4", 64)}, MIMECut: []string{"parts"}, Sample: strings.Repeat("5", 64)},
+	&event.RPC{XID: 7, Program: 100024, ProgramName: "status", Version: 1, Procedure: 1, ProcedureName: "STAT",
+		Auth: "unix", Machine: "box", UID: new(uint32), GID: new(uint32), Args: []event.RPCArg{{Name: "mon_name", Value: `%x\x90`}},
+		ArgsLen: 1040, RawArgs: []byte{0, 0, 4, 0}, Reply: "prog_unavail", Result: "port=0", Refused: "rate_limited",
+		Malformed: "m", Sample: strings.Repeat("6", 64)},
 }
 
 func envelope(d event.Detail) event.Event {
@@ -49,7 +56,7 @@ func TestEveryKindHasADetail(t *testing.T) {
 		}
 	}
 	for _, k := range []event.Kind{event.KindConnect, event.KindClose, event.KindRequest, event.KindLogin,
-		event.KindCommand, event.KindPayload, event.KindUpload, event.KindDownload, event.KindSample} {
+		event.KindCommand, event.KindPayload, event.KindUpload, event.KindDownload, event.KindSample, event.KindMail, event.KindRPC} {
 		if !seen[k] {
 			t.Errorf("kind %q has no detail in this test's table", k)
 		}
