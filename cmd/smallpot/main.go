@@ -18,6 +18,7 @@ import (
 	"runtime/debug"
 
 	// The fake protocols; each registers itself from its init.
+	_ "github.com/smallpot/smallpot/internal/services/ftp"
 	_ "github.com/smallpot/smallpot/internal/services/generic"
 	_ "github.com/smallpot/smallpot/internal/services/http"
 	_ "github.com/smallpot/smallpot/internal/services/netbus"
