@@ -3,7 +3,7 @@ GO      ?= go
 PKGS    := ./...
 FUZZTIME ?= 20s
 
-.PHONY: all build test lint vet fmt-check cross fuzz bench clean
+.PHONY: all build test lint vet fmt-check cross fuzz bench fuzzy-testdata clean
 
 all: build
 
@@ -40,6 +40,11 @@ fuzz:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 	$(GO) run ./bench -out docs/performance.md
+
+# Regenerates the ssdeep/TLSH reference hashes with Debian's ssdeep and tlsh
+# (apt-get install ssdeep tlsh-tools).
+fuzzy-testdata:
+	scripts/gen-fuzzy-testdata.sh
 
 clean:
 	rm -rf bin
