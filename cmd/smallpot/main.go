@@ -22,6 +22,8 @@ import (
 	_ "github.com/smallpot/smallpot/internal/services/generic"
 	_ "github.com/smallpot/smallpot/internal/services/http"
 	_ "github.com/smallpot/smallpot/internal/services/netbus"
+	_ "github.com/smallpot/smallpot/internal/services/pop3"
+	_ "github.com/smallpot/smallpot/internal/services/smtp"
 	_ "github.com/smallpot/smallpot/internal/services/subseven"
 	_ "github.com/smallpot/smallpot/internal/services/sunrpc"
 )
