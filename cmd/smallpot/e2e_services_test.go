@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"os"
@@ -99,3 +100,106 @@ func TestEndToEndFTPWithCurl(t *testing.T) {
 	}
 	assertSample(t, s, content, "ftp upload")
 }
+
+func TestEndToEndSMTPWithSwaksAndCurl(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test builds and runs the binary")
+	}
+	needTool(t, "swaks", "swaks")
+	needTool(t, "curl", "curl")
+	s := startServer(t, onlyServices("smtp"))
+	dir := t.TempDir()
+	attach := append([]byte("MZ\x90\x00readme"), bytes.Repeat([]byte{0xde, 0xad, 0xbe, 0xef}, 700)...)
+	ap := filepath.Join(dir, "readme.exe")
+	if err := os.WriteFile(ap, attach, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	host, port, _ := strings.Cut(s.addr(25), ":")
+	out, err := exec.Command("swaks", "--server", host, "--port", port, "--timeout", "20",
+		"--from", "nimda@example.net", "--to", "victim@example.org", "--attach", "@"+ap).CombinedOutput()
+	if err != nil {
+		t.Fatalf("swaks: %v\n%s", err, out)
+	}
+
+	// curl sends a prepared MIME message with a base64 attachment.
+	second := []byte("second attachment, sent by curl\n")
+	msg := "From: a@example.net\r\nTo: b@example.org\r\nSubject: e2e\r\nMIME-Version: 1.0\r\n" +
+		"Content-Type: multipart/mixed; boundary=\"XX\"\r\n\r\n--XX\r\nContent-Type: text/plain\r\n\r\nhello\r\n" +
+		"--XX\r\nContent-Type: application/octet-stream; name=\"note.bin\"\r\nContent-Transfer-Encoding: base64\r\n" +
+		"Content-Disposition: attachment; filename=\"note.bin\"\r\n\r\n" + base64Lines(second) + "--XX--\r\n"
+	mp := filepath.Join(dir, "msg.eml")
+	if err := os.WriteFile(mp, []byte(msg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err = exec.Command("curl", "-sS", "--max-time", "20", "smtp://"+s.addr(25), "--mail-from", "a@example.net",
+		"--mail-rcpt", "b@example.org", "-T", mp).CombinedOutput()
+	if err != nil {
+		t.Fatalf("curl smtp: %v\n%s", err, out)
+	}
+	ups := stoppedEvents(t, s, event.KindUpload)
+	names := map[string]string{}
+	for _, e := range ups {
+		u := e.Detail.(*event.Upload)
+		names[u.Name] = u.SHA256
+	}
+	if names["readme.exe"] != sha256Hex(attach) || names["note.bin"] != sha256Hex(second) {
+		t.Errorf("attachment uploads %v, want readme.exe and note.bin with their SHA-256", names)
+	}
+	assertSample(t, s, attach, "swaks attachment")
+	assertSample(t, s, second, "curl attachment")
+	if mails := jsonLines[event.Event](t, smallpotCLI(t, "events", "-data", s.data, "-json", "-kind", "mail")); len(mails) != 2 {
+		t.Errorf("got %d mail events, want 2", len(mails))
+	}
+}
+
+func base64Lines(b []byte) string {
+	enc := base64Encode(b)
+	var out strings.Builder
+	for len(enc) > 76 {
+		out.WriteString(enc[:76] + "\r\n")
+		enc = enc[76:]
+	}
+	out.WriteString(enc + "\r\n")
+	return out.String()
+}
+
+func TestEndToEndPOP3WithCurl(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test builds and runs the binary")
+	}
+	needTool(t, "curl", "curl")
+	s := startServer(t, onlyServices("pop3"))
+	list, err := exec.Command("curl", "-sS", "--max-time", "20", "-u", "administrator:password", "pop3://"+s.addr(110)+"/").CombinedOutput()
+	if err != nil {
+		t.Fatalf("curl pop3 LIST: %v\n%s", err, list)
+	}
+	if !bytes.HasPrefix(list, []byte("1 ")) {
+		t.Errorf("LIST answer %q, want a scan listing", list)
+	}
+	msg, err := exec.Command("curl", "-sS", "--max-time", "20", "-u", "administrator:password", "pop3://"+s.addr(110)+"/1").CombinedOutput()
+	if err != nil || !bytes.Contains(msg, []byte("Subject:")) {
+		t.Fatalf("curl pop3 RETR: %v\n%s", err, msg)
+	}
+	// curl prefers the NTLM that Exchange offers: the password is recorded
+	// as the client's NTLM response, in hashcat's form.
+	logins := stoppedEvents(t, s, event.KindLogin)
+	if len(logins) != 2 {
+		t.Fatalf("got %d login events, want 2", len(logins))
+	}
+	for _, e := range logins {
+		l := e.Detail.(*event.Login)
+		if !strings.Contains(strings.ToLower(l.User), "administrator") || !l.Success || l.Method != "ntlm" || l.Password == "" {
+			t.Errorf("login %+v, want a successful NTLM login of administrator with its response recorded", l)
+		}
+	}
+	cmds := jsonLines[event.Event](t, smallpotCLI(t, "events", "-data", s.data, "-json", "-kind", "command", "-service", "pop3"))
+	var lines []string
+	for _, e := range cmds {
+		lines = append(lines, e.Detail.(*event.Command).Line)
+	}
+	if all := strings.Join(lines, "|"); !strings.Contains(all, "LIST") || !strings.Contains(all, "RETR 1") {
+		t.Errorf("pop3 commands %q lack LIST and RETR 1", all)
+	}
+}
+
+func base64Encode(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
