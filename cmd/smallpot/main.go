@@ -21,6 +21,7 @@ import (
 	_ "github.com/smallpot/smallpot/internal/services/ftp"
 	_ "github.com/smallpot/smallpot/internal/services/generic"
 	_ "github.com/smallpot/smallpot/internal/services/http"
+	_ "github.com/smallpot/smallpot/internal/services/mssql"
 	_ "github.com/smallpot/smallpot/internal/services/netbus"
 	_ "github.com/smallpot/smallpot/internal/services/pop3"
 	_ "github.com/smallpot/smallpot/internal/services/smtp"
