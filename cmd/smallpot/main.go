@@ -27,6 +27,7 @@ import (
 	_ "github.com/smallpot/smallpot/internal/services/smtp"
 	_ "github.com/smallpot/smallpot/internal/services/subseven"
 	_ "github.com/smallpot/smallpot/internal/services/sunrpc"
+	_ "github.com/smallpot/smallpot/internal/services/telnet"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".

@@ -278,8 +278,11 @@ func (d *Cmd) Run(c *Call) Result {
 		return Result{Known: true, Output: "\r\n" + d.version() + "\r\n"}
 	case "vol":
 		return Result{Known: true, Output: " Volume in drive C has no label.\r\n Volume Serial Number is " + orDefault(d.Serial, "3C5E-12F4") + "\r\n"}
-	case "cls", "title", "exit", "call":
+	case "cls", "title", "call":
 		return Result{Known: true}
+	case "exit":
+		// The rest of the line is not run; an interactive cmd.exe ends.
+		return Result{Known: true, Exit: true}
 	case "pause":
 		return Result{Known: true, Output: "Press any key to continue . . . "}
 	case "start":

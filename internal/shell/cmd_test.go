@@ -120,6 +120,9 @@ func TestCmdDownloads(t *testing.T) {
 			{URL: "http://192.0.2.9/x.exe", Protocol: "http", Host: "192.0.2.9", Path: "/x.exe"},
 			{URL: "HTTP://192.0.2.9/x.exe?a=1", Protocol: "http", Host: "192.0.2.9", Path: "/x.exe?a=1"}}},
 		{`echo http:// nothing`, nil},
+		{`echo o.Open "GET", "http://192.0.2.9/x.exe", False >> d.vbs & echo see http://192.0.2.9/y.`, []Download{
+			{URL: "http://192.0.2.9/x.exe", Protocol: "http", Host: "192.0.2.9", Path: "/x.exe"},
+			{URL: "http://192.0.2.9/y", Protocol: "http", Host: "192.0.2.9", Path: "/y"}}},
 		{"echo \xe7\u212aHTTP://192.0.2.9/a", []Download{{URL: "HTTP://192.0.2.9/a", Protocol: "http", Host: "192.0.2.9", Path: "/a"}}},
 	}
 	for _, tt := range tests {

@@ -20,6 +20,12 @@ type Node struct {
 	// Data is the content when it is known; a file described only by its
 	// size (a system binary, a fetched file) has none.
 	Data []byte
+	// Mode holds Unix permission bits (0755); 0 leaves them to the
+	// dialect's default for the kind of entry.
+	Mode uint32
+	// Link is the target of a symbolic link ("busybox" for /bin/ls);
+	// the entry otherwise reads as its target's copy.
+	Link string
 
 	kids  []*Node          // sorted by folded name; base trees only
 	index map[string]*Node // folded name -> child; base trees only
@@ -256,6 +262,9 @@ func (f *FS) WriteFile(parts []string, data []byte, appendTo bool, mod time.Time
 		content = []byte{}
 	}
 	n := &Node{Name: parts[len(parts)-1], Size: int64(len(content)), Mod: mod, Data: content}
+	if old != nil {
+		n.Mode = old.Mode // a file written again keeps its permissions
+	}
 	return f.put(parts, n, int64(len(content))-prev)
 }
 
@@ -338,4 +347,28 @@ func (f *FS) Remove(parts []string, dir bool) error {
 		f.gone[k] = true
 	}
 	return nil
+}
+
+// Chmod sets the permission bits of the file at parts. A directory of the
+// base tree keeps its bits (an overlay copy would hide its entries).
+func (f *FS) Chmod(parts []string, mode uint32) error {
+	n := f.Stat(parts)
+	if n == nil {
+		return ErrNotFound
+	}
+	if len(parts) == 0 {
+		return nil
+	}
+	k := f.key(parts)
+	if o := f.over[k]; o != nil {
+		o.Mode = mode
+		return nil
+	}
+	if n.Dir {
+		return nil
+	}
+	c := *n
+	c.Mode = mode
+	c.kids, c.index = nil, nil
+	return f.put(parts, &c, int64(len(c.Data)))
 }
