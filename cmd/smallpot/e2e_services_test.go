@@ -264,3 +264,30 @@ func TestEndToEndTelnetBusyBoxDropper(t *testing.T) {
 	}
 	assertSample(t, s, []byte("\x7fELF\x01\x01\x01"), "echo dropper")
 }
+
+func TestEndToEndFTPWithLftp(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test builds and runs the binary")
+	}
+	needTool(t, "lftp", "lftp")
+	s := startServer(t, onlyServices("ftp"))
+	dir := t.TempDir()
+	content := bytes.Repeat([]byte("lftp-upload-"), 3000)
+	if err := os.WriteFile(filepath.Join(dir, "drop.bin"), content, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	host, port, _ := strings.Cut(s.addr(21), ":")
+	script := fmt.Sprintf("set net:max-retries 1; set net:timeout 10; set ftp:passive-mode on; open -u anonymous,guest@ -p %s %s; ls; lcd %s; put drop.bin; ls; bye", port, host, dir)
+	out, err := exec.Command("lftp", "-c", script).CombinedOutput()
+	if err != nil {
+		t.Fatalf("lftp: %v\n%s", err, out)
+	}
+	if !bytes.Contains(out, []byte("drop.bin")) {
+		t.Errorf("the second listing does not show the upload:\n%s", out)
+	}
+	ups := stoppedEvents(t, s, event.KindUpload)
+	if len(ups) != 1 || ups[0].Detail.(*event.Upload).SHA256 != sha256Hex(content) {
+		t.Errorf("upload events %+v, want one with the file's SHA-256", ups)
+	}
+	assertSample(t, s, content, "lftp upload")
+}
