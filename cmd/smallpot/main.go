@@ -28,6 +28,7 @@ import (
 	_ "github.com/smallpot/smallpot/internal/services/subseven"
 	_ "github.com/smallpot/smallpot/internal/services/sunrpc"
 	_ "github.com/smallpot/smallpot/internal/services/telnet"
+	_ "github.com/smallpot/smallpot/internal/services/upnp"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".

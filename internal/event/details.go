@@ -68,6 +68,9 @@ type Request struct {
 	Truncated bool     `json:"truncated,omitempty"` // the request exceeded the capture cap
 	Sample    string   `json:"sample,omitempty"`    // SHA-256 of the whole request kept as a sample
 	Action    string   `json:"action,omitempty"`    // what the persona did (e.g. "cgi:cmd.exe")
+	// Args are the request's decoded arguments, in order, where it
+	// carries named ones (a SOAP action's), bounded.
+	Args []Header `json:"args,omitempty"`
 }
 
 // Kind implements Detail.
@@ -214,3 +217,137 @@ type RPC struct {
 
 // Kind implements Detail.
 func (*RPC) Kind() Kind { return KindRPC }
+
+// Detection engines.
+const (
+	EngineRules = "rules" // Smallpot's own rule files (docs/rules.md)
+	EngineYARA  = "yara"  // a user's YARA rule on a sample
+)
+
+// DetectionMatch is one thing a rule matched: the field and, bounded,
+// what it held there (bytes that are not printable ASCII as \xNN).
+type DetectionMatch struct {
+	Field string `json:"field"`
+	Value string `json:"value"`
+}
+
+// Detection labels another event (Of) with what the classification
+// stage recognised in it: a family and variant, an exploit and its CVE or
+// Microsoft bulletin. It is emitted by the analyzer, never by a service,
+// and carries the envelope (session, addresses) of the event it labels.
+type Detection struct {
+	Rule     string           `json:"rule"`   // the rule's id (a YARA rule: file:rule)
+	Engine   string           `json:"engine"` // rules, yara
+	Title    string           `json:"title,omitempty"`
+	Family   string           `json:"family,omitempty"`
+	Variant  string           `json:"variant,omitempty"`
+	Exploit  string           `json:"exploit,omitempty"`
+	CVE      []string         `json:"cve,omitempty"`
+	Bulletin string           `json:"bulletin,omitempty"` // Microsoft security bulletin, MS01-033
+	Severity string           `json:"severity"`           // info, low, medium, high, critical
+	Scope    string           `json:"scope,omitempty"`    // event, session, source
+	Count    int              `json:"count,omitempty"`    // matching events seen when a threshold rule fired
+	Of       string           `json:"of"`                 // id of the event labelled
+	OfKind   Kind             `json:"of_kind"`
+	Sample   string           `json:"sample,omitempty"` // SHA-256 of the sample involved
+	Matched  []DetectionMatch `json:"matched,omitempty"`
+}
+
+// Kind implements Detail.
+func (*Detection) Kind() Kind { return KindDetection }
+
+// SSH records how an SSH client introduced itself: its identification
+// string and the algorithm lists of its key exchange offer
+// (SSH_MSG_KEXINIT), with their HASSH fingerprint.
+type SSH struct {
+	ClientVersion string `json:"client_version"` // as sent, without CR LF
+	// HASSH is the MD5 (hex) of HASSHAlgorithms: the client's kex,
+	// cipher, MAC and compression lists (client to server), joined by ';'.
+	HASSH           string   `json:"hassh,omitempty"`
+	HASSHAlgorithms string   `json:"hassh_algorithms,omitempty"`
+	Kex             []string `json:"kex,omitempty"`
+	HostKeys        []string `json:"host_keys,omitempty"`
+	CiphersC2S      []string `json:"ciphers_c2s,omitempty"`
+	CiphersS2C      []string `json:"ciphers_s2c,omitempty"`
+	MACsC2S         []string `json:"macs_c2s,omitempty"`
+	MACsS2C         []string `json:"macs_s2c,omitempty"`
+	CompressionC2S  []string `json:"compression_c2s,omitempty"`
+	CompressionS2C  []string `json:"compression_s2c,omitempty"`
+	Malformed       string   `json:"malformed,omitempty"` // why the offer could not be read
+}
+
+// Kind implements Detail.
+func (*SSH) Kind() Kind { return KindSSH }
+
+// Fetch outcomes.
+const (
+	FetchOK      = "ok"      // the file was fetched and kept as a sample
+	FetchRefused = "refused" // the target is not allowed (a private address...): nothing was sent
+	FetchFailed  = "failed"  // the fetch was tried and did not succeed
+)
+
+// Fetch records what the opt-in downloader did with a file a session
+// named (a download intent, a URL or a tftp command line): it carries the
+// envelope of the event that named it, so the sample is linked to that
+// session. It is emitted by the downloader, never by a service.
+type Fetch struct {
+	URL        string `json:"url"`
+	Protocol   string `json:"protocol"`            // http, https, ftp, tftp
+	Status     string `json:"status"`              // ok, refused, failed
+	Reason     string `json:"reason,omitempty"`    // why it was refused or failed
+	Address    string `json:"address,omitempty"`   // the address:port last dialled
+	FinalURL   string `json:"final_url,omitempty"` // where redirects ended, if elsewhere
+	Redirects  int    `json:"redirects,omitempty"`
+	Size       int64  `json:"size"`
+	SHA256     string `json:"sha256,omitempty"` // the sample kept
+	DurationMS int64  `json:"duration_ms"`
+	Of         string `json:"of,omitempty"` // id of the event that named the file
+}
+
+// Kind implements Detail.
+func (*Fetch) Kind() Kind { return KindFetch }
+
+// Alert types.
+const (
+	AlertNewHash    = "new_hash"    // a sample never seen before
+	AlertNewVariant = "new_variant" // a new sample close to a known family's
+	AlertNewShape   = "new_shape"   // a probe of a shape never seen on this sensor
+)
+
+// Relative is a sample whose fuzzy hashes are close to another's.
+type Relative struct {
+	SHA256  string `json:"sha256"`
+	Family  string `json:"family,omitempty"`
+	Variant string `json:"variant,omitempty"`
+	SSDeep  int    `json:"ssdeep"`         // ssdeep score, 0 to 100
+	TLSH    *int   `json:"tlsh,omitempty"` // TLSH distance; absent when either has no digest
+	// Seed: a reference sample built into Smallpot or given in the
+	// configuration, not one this sensor captured.
+	Seed bool `json:"seed,omitempty"`
+}
+
+// Alert says something new arrived: a sample never seen (new_hash), a
+// new variant of a known family (new_variant) or a probe of a new shape
+// (new_shape). It is emitted by the novelty stage, never by a service, and
+// carries the envelope (session, addresses) of the event it is about.
+type Alert struct {
+	Type     string `json:"type"`     // new_hash, new_variant, new_shape
+	Severity string `json:"severity"` // low, medium, high
+	Title    string `json:"title"`    // "new variant of CodeRed II (CodeRed.C)"
+	Of       string `json:"of"`       // id of the event it is about
+	OfKind   Kind   `json:"of_kind"`
+	Sample   string `json:"sample,omitempty"` // SHA-256
+	Size     int64  `json:"size,omitempty"`   // of the sample
+	Source   string `json:"source,omitempty"` // of the sample: http.request, ftp.stor, ...
+	SSDeep   string `json:"ssdeep,omitempty"` // the sample's ssdeep hash
+	TLSH     string `json:"tlsh,omitempty"`   // the sample's TLSH digest
+	// Family and Variant name the known family of a new variant: that of
+	// its nearest labelled relative.
+	Family    string     `json:"family,omitempty"`
+	Variant   string     `json:"variant,omitempty"`
+	Relatives []Relative `json:"relatives,omitempty"` // nearest first
+	Shape     string     `json:"shape,omitempty"`     // new_shape: the probe's normalized form
+}
+
+// Kind implements Detail.
+func (*Alert) Kind() Kind { return KindAlert }

@@ -29,6 +29,16 @@ const (
 	KindSample   Kind = "sample"
 	KindMail     Kind = "mail"
 	KindRPC      Kind = "rpc"
+	KindSSH      Kind = "ssh"
+	// KindDetection is emitted by the classification stage (package
+	// detect), never by a service.
+	KindDetection Kind = "detection"
+	// KindAlert is emitted by the novelty stage (package novelty), never
+	// by a service.
+	KindAlert Kind = "alert"
+	// KindFetch is emitted by the opt-in downloader (package download),
+	// never by a service.
+	KindFetch Kind = "fetch"
 )
 
 // Transport is "tcp" or "udp".
@@ -83,31 +93,10 @@ type wire struct {
 	Detail    json.RawMessage `json:"detail"`
 }
 
-func addrString(a netip.AddrPort) string {
-	if !a.IsValid() {
-		return ""
-	}
-	return a.Addr().Unmap().String()
-}
-
-// MarshalJSON writes the schema documented in docs/events.md.
+// MarshalJSON writes the schema documented in docs/events.md (see
+// AppendJSON).
 func (e *Event) MarshalJSON() ([]byte, error) {
-	var d []byte
-	if e.Detail == nil {
-		d = []byte("{}")
-	} else {
-		var err error
-		if d, err = json.Marshal(e.Detail); err != nil {
-			return nil, fmt.Errorf("event %s: %w", e.Kind, err)
-		}
-	}
-	return json.Marshal(wire{
-		ID: e.ID, Time: e.Time.UTC(), Sensor: e.Sensor, Session: e.Session,
-		Service: e.Service, Transport: e.Transport,
-		SrcIP: addrString(e.Src), SrcPort: e.Src.Port(),
-		DstIP: addrString(e.Dst), DstPort: e.Dst.Port(),
-		Kind: e.Kind, Detail: d,
-	})
+	return e.AppendJSON(make([]byte, 0, 512))
 }
 
 // UnmarshalJSON reads the schema back, decoding the detail into the struct
@@ -191,6 +180,14 @@ func NewDetail(k Kind) Detail {
 		return &Mail{}
 	case KindRPC:
 		return &RPC{}
+	case KindSSH:
+		return &SSH{}
+	case KindDetection:
+		return &Detection{}
+	case KindAlert:
+		return &Alert{}
+	case KindFetch:
+		return &Fetch{}
 	}
 	return nil
 }

@@ -33,6 +33,22 @@ var details = []event.Detail{
 		Auth: "unix", Machine: "box", UID: new(uint32), GID: new(uint32), Args: []event.RPCArg{{Name: "mon_name", Value: `%x\x90`}},
 		ArgsLen: 1040, RawArgs: []byte{0, 0, 4, 0}, Reply: "prog_unavail", Result: "port=0", Refused: "rate_limited",
 		Malformed: "m", Sample: strings.Repeat("6", 64)},
+	&event.Alert{Type: event.AlertNewVariant, Severity: "high", Title: "new variant of CodeRed II", Of: strings.Repeat("a", 36),
+		OfKind: event.KindSample, Sample: strings.Repeat("b", 64), Size: 1479, Source: "http.request", SSDeep: "6:abc:de",
+		TLSH: strings.Repeat("C", 70), Family: "CodeRed", Variant: "CodeRed II",
+		Relatives: []event.Relative{{SHA256: strings.Repeat("c", 64), Family: "CodeRed", Variant: "CodeRed II", SSDeep: 80,
+			TLSH: new(int), Seed: true}}, Shape: "request GET /"},
+	&event.Detection{Rule: "codered-ii", Engine: event.EngineRules, Title: "CodeRed II", Family: "CodeRed",
+		Variant: "CodeRed II", Exploit: "IIS .ida overflow", CVE: []string{"CVE-2001-0500"}, Bulletin: "MS01-033",
+		Severity: "critical", Scope: "session", Count: 2, Of: strings.Repeat("7", 36), OfKind: event.KindRequest,
+		Sample: strings.Repeat("8", 64), Matched: []event.DetectionMatch{{Field: "request.query", Value: "XXXX"}}},
+	&event.SSH{ClientVersion: "SSH-2.0-libssh_0.9.6", HASSH: strings.Repeat("9", 32), HASSHAlgorithms: "a;b;c;none",
+		Kex: []string{"a"}, HostKeys: []string{"ssh-ed25519"}, CiphersC2S: []string{"b"}, CiphersS2C: []string{"b"},
+		MACsC2S: []string{"c"}, MACsS2C: []string{"c"}, CompressionC2S: []string{"none"},
+		CompressionS2C: []string{"none"}, Malformed: "m"},
+	&event.Fetch{URL: "tftp://198.51.100.9/Admin.dll", Protocol: "tftp", Status: event.FetchOK, Reason: "r",
+		Address: "198.51.100.9:69", FinalURL: "http://x/y", Redirects: 2, Size: 57344, SHA256: strings.Repeat("a", 64),
+		DurationMS: 812, Of: strings.Repeat("b", 36)},
 }
 
 func envelope(d event.Detail) event.Event {
@@ -56,12 +72,12 @@ func TestEveryKindHasADetail(t *testing.T) {
 		}
 	}
 	for _, k := range []event.Kind{event.KindConnect, event.KindClose, event.KindRequest, event.KindLogin,
-		event.KindCommand, event.KindPayload, event.KindUpload, event.KindDownload, event.KindSample, event.KindMail, event.KindRPC} {
+		event.KindCommand, event.KindPayload, event.KindUpload, event.KindDownload, event.KindSample, event.KindMail, event.KindRPC, event.KindDetection, event.KindSSH, event.KindFetch, event.KindAlert} {
 		if !seen[k] {
 			t.Errorf("kind %q has no detail in this test's table", k)
 		}
 	}
-	if d := event.NewDetail("detection"); d != nil {
+	if d := event.NewDetail("future"); d != nil {
 		t.Errorf("NewDetail of an unknown kind got %T; want nil", d)
 	}
 }
@@ -156,7 +172,7 @@ func TestNoDetailAndNoAddresses(t *testing.T) {
 func TestUnknownKindKeptRaw(t *testing.T) {
 	in := `{"id":"i","time":"2024-01-02T03:04:05Z","sensor":"s","session":"x","service":"smb",` +
 		`"transport":"tcp","src_ip":"192.0.2.1","src_port":1,"dst_ip":"192.0.2.2","dst_port":445,` +
-		`"kind":"detection","detail":{"family":"WannaCry","score":0.9,"tags":["a","b"]}}`
+		`"kind":"verdict","detail":{"family":"WannaCry","score":0.9,"tags":["a","b"]}}`
 	var e event.Event
 	if err := json.Unmarshal([]byte(in), &e); err != nil {
 		t.Fatal(err)
@@ -165,8 +181,8 @@ func TestUnknownKindKeptRaw(t *testing.T) {
 	if !ok {
 		t.Fatalf("got detail %T; want event.Raw", e.Detail)
 	}
-	if raw.Kind() != "detection" || e.Kind != "detection" {
-		t.Fatalf("got kind %q/%q; want detection", raw.Kind(), e.Kind)
+	if raw.Kind() != "verdict" || e.Kind != "verdict" {
+		t.Fatalf("got kind %q/%q; want verdict", raw.Kind(), e.Kind)
 	}
 	out, err := json.Marshal(&e)
 	if err != nil {
