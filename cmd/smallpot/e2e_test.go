@@ -372,3 +372,34 @@ func TestEndToEndCodeRedAndNimda(t *testing.T) {
 		t.Errorf("connect/close events: %d/%d, want %d each", connects, closes, 2+len(nimdaProbes))
 	}
 }
+
+func TestEndToEndClassifiesCodeRedAndNimda(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test builds and runs the binary")
+	}
+	s := startServer(t, e2eConfig())
+	addr := s.addr(80)
+	send(t, addr, codeRedII())
+	codeRedI := "GET /default.ida?" + strings.Repeat("N", 224) +
+		"%u9090%u6858%ucbd3%u7801%u9090%u6858%ucbd3%u7801%u9090%u6858%ucbd3%u7801%u9090%u9090%u8190%u00c3%u0003%u8b00%u531b%u53ff%u0078%u0000%u00=a HTTP/1.0\r\nContent-type: text/xml\r\nContent-length: 3379\r\n\r\n" +
+		strings.Repeat("\x90", 3379)
+	send(t, addr, []byte(codeRedI))
+	send(t, addr, []byte("GET /scripts/..%255c../winnt/system32/cmd.exe?/c+dir HTTP/1.0\r\nHost: www\r\n\r\n"))
+	send(t, addr, []byte("GET "+nimdaTFTP+" HTTP/1.0\r\nHost: www\r\n\r\n"))
+	dets := stoppedEvents(t, s, event.KindDetection)
+	families := map[string]bool{}
+	for _, e := range dets {
+		d := e.Detail.(*event.Detection)
+		families[d.Family+"/"+d.Variant] = true
+		families[d.Family] = true
+	}
+	for _, want := range []string{"CodeRed", "Nimda"} {
+		if !families[want] {
+			t.Errorf("no detection of family %s; got %v", want, families)
+		}
+	}
+	text := string(smallpotCLI(t, "events", "-data", s.data, "-kind", "detection"))
+	if !strings.Contains(text, "CodeRed") {
+		t.Errorf("events -kind detection text output lacks CodeRed:\n%s", text)
+	}
+}

@@ -5,6 +5,7 @@
 //	smallpot events   print stored events
 //	smallpot samples  list and show captured samples
 //	smallpot session  show one session and its transcript
+//	smallpot rules    list the classification rules, or test them on a file
 //	smallpot config   print the default or the effective configuration
 //	smallpot version  print the version
 package main
@@ -48,6 +49,7 @@ func init() {
 		{"events", "print stored events", cmdEvents},
 		{"samples", "list (ls) or show captured samples", cmdSamples},
 		{"session", "show one session with its transcript", cmdSession},
+		{"rules", "list the classification rules, or test them on a file", cmdRules},
 		{"config", "print the default or the effective configuration", cmdConfig},
 		{"version", "print the version", cmdVersion},
 	}

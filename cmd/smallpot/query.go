@@ -118,6 +118,24 @@ func summary(d event.Detail) string {
 			s += " sample " + d.Sample[:16]
 		}
 		return s
+	case *event.Detection:
+		s := fmt.Sprintf("[%s] %s", d.Severity, d.Rule)
+		if d.Family != "" {
+			s += " family=" + d.Family
+		}
+		if d.Variant != "" {
+			s += " variant=" + d.Variant
+		}
+		if d.Exploit != "" {
+			s += " exploit=" + d.Exploit
+		}
+		if d.Bulletin != "" {
+			s += " " + d.Bulletin
+		}
+		if len(d.CVE) > 0 {
+			s += " " + strings.Join(d.CVE, ",")
+		}
+		return s + " of " + string(d.OfKind)
 	case event.Raw:
 		return clip(string(d.JSON), 160)
 	}

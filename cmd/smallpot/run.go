@@ -20,7 +20,9 @@ import (
 	"time"
 
 	"github.com/smallpot/smallpot/internal/config"
+	"github.com/smallpot/smallpot/internal/detect"
 	"github.com/smallpot/smallpot/internal/engine"
+	"github.com/smallpot/smallpot/internal/event"
 	"github.com/smallpot/smallpot/internal/pipeline"
 	"github.com/smallpot/smallpot/internal/privilege"
 	"github.com/smallpot/smallpot/internal/samples"
@@ -105,9 +107,30 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 		_ = db.Close()
 		return err
 	}
-	pipe := pipeline.New(pipeline.Options{Queue: cfg.Pipeline.Queue, Batch: cfg.Pipeline.Batch,
-		FlushInterval: cfg.Pipeline.FlushInterval, Logger: log}, nil, db, jl)
+	// Analyzers are sinks that feed what they find back into the
+	// pipeline; Emit never blocks, so they cannot stall it.
+	var pipe *pipeline.Pipeline
+	emit := func(e *event.Event) { pipe.Emit(e) }
+	dcfg, err := detectConfig(cfg)
+	if err != nil {
+		_ = db.Close()
+		_ = jl.Close()
+		return err
+	}
+	analyzer, err := detect.New(dcfg, nil, emit, log)
+	if err != nil {
+		_ = db.Close()
+		_ = jl.Close()
+		return err
+	}
+	pipe = pipeline.New(pipeline.Options{Queue: cfg.Pipeline.Queue, Batch: cfg.Pipeline.Batch,
+		FlushInterval: cfg.Pipeline.FlushInterval, Logger: log}, nil, db, jl, analyzer)
 	defer func() {
+		// The services have stopped: let the analyzers finish what they
+		// found in the last events, then flush everything to disk.
+		if !pipe.Quiesce(5 * time.Second) {
+			log.Warn("analyzers still busy after 5s; closing anyway")
+		}
 		if err := pipe.Close(); err != nil {
 			log.Error("closing the store", "err", err)
 		}
@@ -295,3 +318,13 @@ func reportStats(ctx context.Context, log *slog.Logger, eng *engine.Engine, pipe
 // canBind is privilege.CanBindBelow; tests replace it to play an
 // unprivileged user.
 var canBind = privilege.CanBindBelow
+
+// detectConfig reads the detect section, with the sample directory set.
+func detectConfig(cfg *config.Config) (detect.Config, error) {
+	var dc detect.Config
+	if err := config.Section(&cfg.Detect, "detect", &dc); err != nil {
+		return dc, err
+	}
+	dc.SamplesDir = filepath.Join(cfg.DataDir, "samples")
+	return dc, nil
+}

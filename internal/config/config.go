@@ -49,6 +49,29 @@ type Config struct {
 	Samples  Samples  `yaml:"samples"`
 	// Services has one section per service, decoded by that service.
 	Services map[string]yaml.Node `yaml:"services"`
+	// Analyzer sections, each decoded strictly by the package that owns
+	// it (see Section): classification rules, novelty, notifiers and the
+	// opt-in downloader.
+	Detect   yaml.Node `yaml:"detect"`
+	Novelty  yaml.Node `yaml:"novelty"`
+	Notify   yaml.Node `yaml:"notify"`
+	Download yaml.Node `yaml:"download"`
+}
+
+// Section decodes one analyzer section (e.g. c.Detect) strictly into dst,
+// a pointer to that package's config struct holding its defaults; an
+// absent section leaves dst as it is.
+func Section(n *yaml.Node, name string, dst any) error {
+	if n.Kind == 0 {
+		return nil
+	}
+	if err := CheckKnown(n, reflect.TypeOf(dst), name); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	if err := n.Decode(dst); err != nil {
+		return fmt.Errorf("config: %s: %w", name, err)
+	}
+	return nil
 }
 
 // Log configures operator logs (not events).

@@ -64,8 +64,11 @@ type Pipeline struct {
 	stages []Stage
 	log    *slog.Logger
 
+	jsonSize int // the mean size of an event's JSON in the last batch
+
 	emitted  atomic.Uint64
 	dropped  atomic.Uint64
+	pending  atomic.Int64 // events taken off the queue, not yet handed to the sinks
 	closed   atomic.Bool
 	once     sync.Once
 	closeErr error
@@ -73,6 +76,7 @@ type Pipeline struct {
 
 type sinkWorker struct {
 	sink    Sink
+	busy    atomic.Bool // a batch is being written
 	in      chan []Record
 	written atomic.Uint64
 	dropped atomic.Uint64
@@ -115,7 +119,7 @@ func New(opts Options, stages []Stage, sinks ...Sink) *Pipeline {
 	p := &Pipeline{
 		opts: opts, in: make(chan *event.Event, opts.Queue),
 		stop: make(chan struct{}), done: make(chan struct{}),
-		stages: stages, log: opts.Logger,
+		stages: stages, log: opts.Logger, jsonSize: 512,
 	}
 	for _, s := range sinks {
 		w := &sinkWorker{sink: s, in: make(chan []Record, opts.SinkQueue), done: make(chan struct{})}
@@ -149,6 +153,32 @@ func (p *Pipeline) Stats() Stats {
 			Dropped: w.dropped.Load(), Errors: w.errors.Load()})
 	}
 	return s
+}
+
+// Quiesce waits, at most timeout, until every event emitted so far has
+// been written by every sink and the sinks have stopped emitting more (the
+// analyzers emit what they find back into the pipeline): call it when the
+// services have stopped, before Close, so the last findings are kept.
+func (p *Pipeline) Quiesce(timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	calm := 0
+	for time.Now().Before(deadline) {
+		idle := len(p.in) == 0 && p.pending.Load() == 0
+		for _, w := range p.sinks {
+			idle = idle && len(w.in) == 0 && !w.busy.Load()
+		}
+		if idle {
+			// Twice in a row, a little apart: a sink that just finished
+			// may have emitted an event now on its way to the queue.
+			if calm++; calm >= 2 {
+				return true
+			}
+		} else {
+			calm = 0
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return false
 }
 
 // Close stops taking events, delivers everything queued and closes the
@@ -187,6 +217,7 @@ func (p *Pipeline) dispatch() {
 	flush := func() {
 		if len(batch) > 0 {
 			p.deliver(batch)
+			p.pending.Add(-int64(len(batch)))
 			batch = make([]*event.Event, 0, p.opts.Batch)
 		}
 		if armed {
@@ -197,6 +228,7 @@ func (p *Pipeline) dispatch() {
 	// put adds one event; a full batch goes at once, so no batch is
 	// ever larger than Batch, extra events from stages included.
 	put := func(e *event.Event) {
+		p.pending.Add(1)
 		batch = append(batch, e)
 		if len(batch) >= p.opts.Batch {
 			flush()
@@ -254,14 +286,23 @@ func (p *Pipeline) runStage(st Stage, e *event.Event, emit func(*event.Event)) {
 
 func (p *Pipeline) deliver(batch []*event.Event) {
 	recs := make([]Record, 0, len(batch))
+	// Every event's JSON goes into one buffer, sized from the batches
+	// before: one allocation per batch, not one per event. A record's
+	// slice is capped, so no sink can append into the next record.
+	buf := make([]byte, 0, len(batch)*(p.jsonSize+p.jsonSize/8))
 	for _, e := range batch {
-		b, err := e.MarshalJSON()
+		start := len(buf)
+		b, err := e.AppendJSON(buf)
 		if err != nil {
 			p.log.Error("event not encodable: dropped", "kind", e.Kind, "err", err)
 			p.dropped.Add(1)
 			continue
 		}
-		recs = append(recs, Record{Event: e, JSON: b})
+		buf = b
+		recs = append(recs, Record{Event: e, JSON: buf[start:len(buf):len(buf)]})
+	}
+	if len(recs) > 0 {
+		p.jsonSize = max(len(buf)/len(recs), 64)
 	}
 	for _, w := range p.sinks {
 		select {
@@ -279,7 +320,10 @@ func (p *Pipeline) runSink(w *sinkWorker) {
 	defer close(w.done)
 	var lastLog time.Time
 	for batch := range w.in {
-		if err := p.write(w, batch); err != nil {
+		w.busy.Store(true)
+		err := p.write(w, batch)
+		w.busy.Store(false)
+		if err != nil {
 			n := w.errors.Add(1)
 			if time.Since(lastLog) > 10*time.Second {
 				p.log.Error("sink write failed", "sink", w.sink.Name(), "err", err, "errors_total", n, "events", len(batch))
