@@ -21,7 +21,9 @@ import (
 
 	"github.com/smallpot/smallpot/internal/config"
 	"github.com/smallpot/smallpot/internal/detect"
+	"github.com/smallpot/smallpot/internal/download"
 	"github.com/smallpot/smallpot/internal/engine"
+	"github.com/smallpot/smallpot/internal/notify"
 	"github.com/smallpot/smallpot/internal/event"
 	"github.com/smallpot/smallpot/internal/pipeline"
 	"github.com/smallpot/smallpot/internal/privilege"
@@ -123,8 +125,16 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 		_ = jl.Close()
 		return err
 	}
+	sinks := []pipeline.Sink{db, jl, analyzer}
+	extra, err := optionalSinks(cfg, store, emit, log)
+	if err != nil {
+		_ = db.Close()
+		_ = jl.Close()
+		return err
+	}
+	sinks = append(sinks, extra...)
 	pipe = pipeline.New(pipeline.Options{Queue: cfg.Pipeline.Queue, Batch: cfg.Pipeline.Batch,
-		FlushInterval: cfg.Pipeline.FlushInterval, Logger: log}, nil, db, jl, analyzer)
+		FlushInterval: cfg.Pipeline.FlushInterval, Logger: log}, nil, sinks...)
 	defer func() {
 		// The services have stopped: let the analyzers finish what they
 		// found in the last events, then flush everything to disk.
@@ -327,4 +337,40 @@ func detectConfig(cfg *config.Config) (detect.Config, error) {
 	}
 	dc.SamplesDir = filepath.Join(cfg.DataDir, "samples")
 	return dc, nil
+}
+
+// optionalSinks builds the notifiers (when any is configured) and the
+// second-stage downloader (when enabled: it is off by default).
+func optionalSinks(cfg *config.Config, store service.SampleStore, emit func(*event.Event), log *slog.Logger) ([]pipeline.Sink, error) {
+	var out []pipeline.Sink
+	nc := notify.Defaults()
+	if err := config.Section(&cfg.Notify, "notify", &nc); err != nil {
+		return nil, err
+	}
+	if err := nc.Validate(); err != nil {
+		return nil, fmt.Errorf("config: notify: %w", err)
+	}
+	if nc.HasNotifiers() {
+		n, err := notify.New(nc, log)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	dc := download.Defaults()
+	if err := config.Section(&cfg.Download, "download", &dc); err != nil {
+		return nil, err
+	}
+	if err := dc.Validate(); err != nil {
+		return nil, fmt.Errorf("config: download: %w", err)
+	}
+	if dc.Enabled {
+		d, err := download.New(dc, store, emit, log)
+		if err != nil {
+			return nil, err
+		}
+		log.Warn("second-stage downloader on: Smallpot will fetch what attackers name", "protocols", dc.Protocols)
+		out = append(out, d)
+	}
+	return out, nil
 }
