@@ -26,6 +26,7 @@ import (
 	_ "github.com/smallpot/smallpot/internal/services/netbus"
 	_ "github.com/smallpot/smallpot/internal/services/pop3"
 	_ "github.com/smallpot/smallpot/internal/services/smtp"
+	_ "github.com/smallpot/smallpot/internal/services/ssh"
 	_ "github.com/smallpot/smallpot/internal/services/subseven"
 	_ "github.com/smallpot/smallpot/internal/services/sunrpc"
 	_ "github.com/smallpot/smallpot/internal/services/telnet"

@@ -25,6 +25,7 @@ import (
 	"github.com/smallpot/smallpot/internal/engine"
 	"github.com/smallpot/smallpot/internal/event"
 	"github.com/smallpot/smallpot/internal/notify"
+	"github.com/smallpot/smallpot/internal/novelty"
 	"github.com/smallpot/smallpot/internal/pipeline"
 	"github.com/smallpot/smallpot/internal/privilege"
 	"github.com/smallpot/smallpot/internal/samples"
@@ -125,7 +126,19 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 		_ = jl.Close()
 		return err
 	}
-	sinks := []pipeline.Sink{db, jl, analyzer}
+	var ncfg novelty.Config
+	if err := config.Section(&cfg.Novelty, "novelty", &ncfg); err != nil {
+		_ = db.Close()
+		_ = jl.Close()
+		return err
+	}
+	novel, err := novelty.New(context.Background(), ncfg, store, db, emit, log)
+	if err != nil {
+		_ = db.Close()
+		_ = jl.Close()
+		return err
+	}
+	sinks := []pipeline.Sink{db, jl, analyzer, novel}
 	extra, err := optionalSinks(cfg, store, emit, log)
 	if err != nil {
 		_ = db.Close()
