@@ -11,6 +11,8 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -401,5 +403,57 @@ func TestEndToEndClassifiesCodeRedAndNimda(t *testing.T) {
 	text := string(smallpotCLI(t, "events", "-data", s.data, "-kind", "detection"))
 	if !strings.Contains(text, "CodeRed") {
 		t.Errorf("events -kind detection text output lacks CodeRed:\n%s", text)
+	}
+}
+
+func TestEndToEndNewCodeRedVariantAlertsWebhook(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test builds and runs the binary")
+	}
+	type hit struct {
+		at   time.Time
+		body string
+	}
+	hits := make(chan hit, 64)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		hits <- hit{time.Now(), string(b)}
+	}))
+	defer hook.Close()
+	cfg := e2eConfig() + "notify:\n  webhooks:\n    - url: " + hook.URL + "\n"
+	s := startServer(t, cfg)
+
+	// The CodeRed II request with a changed byte string in its body.
+	req := codeRedII()
+	variant := bytes.Replace(req, []byte("CodeRedII"), []byte("CodeRedIX"), 1)
+	variant = bytes.Replace(variant, bytes.Repeat([]byte{0x90}, 16), bytes.Repeat([]byte{0x41}, 16), 1)
+	sent := time.Now()
+	send(t, s.addr(80), variant)
+
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case h := <-hits:
+			if !strings.Contains(h.body, "new variant of CodeRed II") {
+				continue
+			}
+			if d := h.at.Sub(sent); d > time.Second {
+				t.Errorf("new-variant alert reached the webhook %v after the capture; want within 1s", d)
+			}
+			alerts := stoppedEvents(t, s, event.KindAlert)
+			found := false
+			for _, e := range alerts {
+				a := e.Detail.(*event.Alert)
+				if a.Type == "new_variant" && a.Family == "CodeRed" && len(a.Relatives) > 0 {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("no stored new_variant alert of family CodeRed with relatives among %d alerts", len(alerts))
+			}
+			return
+		case <-deadline:
+			t.Fatal("no new-variant alert reached the webhook within 10s")
+		}
 	}
 }
