@@ -451,6 +451,31 @@ func TestEndToEndNewCodeRedVariantAlertsWebhook(t *testing.T) {
 			if !found {
 				t.Errorf("no stored new_variant alert of family CodeRed with relatives among %d alerts", len(alerts))
 			}
+			// samples ls shows the variant's family, fuzzy hashes and
+			// nearest relative.
+			type row struct {
+				SHA256  string          `json:"sha256"`
+				Family  string          `json:"family"`
+				SSDeep  string          `json:"ssdeep"`
+				Novelty string          `json:"novelty"`
+				Nearest *event.Relative `json:"nearest"`
+			}
+			vsha := sha256Hex(variant)
+			ok := false
+			for _, r := range jsonLines[row](t, smallpotCLI(t, "samples", "ls", "-data", s.data, "-json")) {
+				if r.SHA256 == vsha {
+					ok = r.Family == "CodeRed" && r.SSDeep != "" && r.Novelty == "new_variant" && r.Nearest != nil
+					if !ok {
+						t.Errorf("samples ls row for the variant: %+v", r)
+					}
+				}
+			}
+			if !ok {
+				t.Errorf("samples ls lacks a complete row for the variant %s", vsha)
+			}
+			if show := string(smallpotCLI(t, "samples", "show", "-data", s.data, vsha)); !strings.Contains(show, "family  CodeRed") || !strings.Contains(show, "nearest ") {
+				t.Errorf("samples show:\n%s", show)
+			}
 			return
 		case <-deadline:
 			t.Fatal("no new-variant alert reached the webhook within 10s")

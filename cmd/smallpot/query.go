@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/smallpot/smallpot/internal/config"
 	"github.com/smallpot/smallpot/internal/event"
+	"github.com/smallpot/smallpot/internal/store"
 	"github.com/smallpot/smallpot/internal/store/sqlite"
 	"github.com/smallpot/smallpot/internal/transcript"
 )
@@ -182,20 +184,28 @@ func cmdSamples(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
+		fz, err := db.SamplesFuzzy(ctx)
+		if err != nil {
+			return err
+		}
 		if *asJSON {
 			enc := json.NewEncoder(stdout)
 			for _, r := range rows {
-				if err := enc.Encode(r); err != nil {
+				f := fz[r.SHA256]
+				if err := enc.Encode(sampleLine{SampleRow: r, Family: f.Family, Variant: f.Variant,
+					SSDeep: f.SSDeep, TLSH: f.TLSH, Novelty: f.Novelty, Nearest: f.Nearest}); err != nil {
 					return err
 				}
 			}
 			return nil
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "SHA256\tSIZE\tCOUNT\tSESSIONS\tFIRST SEEN\tLAST SEEN\tSOURCE")
+		fmt.Fprintln(tw, "SHA256\tSIZE\tCOUNT\tSESSIONS\tLAST SEEN\tSOURCE\tFAMILY\tSSDEEP\tTLSH\tNEAREST")
 		for _, r := range rows {
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\t%s\n", r.SHA256, r.Size, r.Count, r.Sessions,
-				fmtTime(r.FirstSeen), fmtTime(r.LastSeen), r.FirstSource)
+			f := fz[r.SHA256]
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.SHA256, r.Size, r.Count, r.Sessions,
+				fmtTime(r.LastSeen), r.FirstSource, orDash(familyOf(f.Family, f.Variant)), orDash(clip(f.SSDeep, 40)),
+				orDash(clip(f.TLSH, 16)), nearest(f.Nearest))
 		}
 		return tw.Flush()
 	}
@@ -214,9 +224,28 @@ func cmdSamples(args []string, stdout, stderr io.Writer) error {
 			Sightings []sqlite.Sighting `json:"sightings"`
 		}{row, sightings})
 	}
-	fmt.Fprintf(stdout, "sha256  %s\nsha1    %s\nmd5     %s\nsize    %d\ncount   %d\nfirst   %s\nlast    %s\nfile    %s\n\n",
-		row.SHA256, row.SHA1, row.MD5, row.Size, row.Count, fmtTime(row.FirstSeen), fmtTime(row.LastSeen),
+	fz, err := db.SampleFuzzy(ctx, sha)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	dets, err := db.Events(ctx, sqlite.EventFilter{Kind: string(event.KindDetection)})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "sha256  %s\nsha1    %s\nmd5     %s\nssdeep  %s\ntlsh    %s\nsize    %d\ncount   %d\nfirst   %s\nlast    %s\nfile    %s\n",
+		row.SHA256, row.SHA1, row.MD5, orDash(fz.SSDeep), orDash(fz.TLSH), row.Size, row.Count, fmtTime(row.FirstSeen), fmtTime(row.LastSeen),
 		filepath.Join(*dir, "samples", row.SHA256))
+	fmt.Fprintf(stdout, "family  %s\nnovelty %s\nnearest %s\n\n", orDash(familyOf(fz.Family, fz.Variant)), orDash(fz.Novelty), nearest(fz.Nearest))
+	for _, raw := range dets {
+		var e event.Event
+		if json.Unmarshal(raw, &e) != nil {
+			continue
+		}
+		if d, ok := e.Detail.(*event.Detection); ok && d.Sample == sha {
+			fmt.Fprintf(stdout, "detection  %s\n", summary(d))
+		}
+	}
+	fmt.Fprintln(stdout)
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SEEN\tSERVICE\tSOURCE IP\tSESSION\tWHAT\tNAME")
 	for _, s := range sightings {
@@ -330,4 +359,45 @@ func nameOr(name string, num uint32) string {
 		return name
 	}
 	return fmt.Sprint(num)
+}
+
+// sampleLine is one line of `samples ls -json`: the stored row with what
+// the analyzers learned of it.
+type sampleLine struct {
+	sqlite.SampleRow
+	Family  string          `json:"family,omitempty"`
+	Variant string          `json:"variant,omitempty"`
+	SSDeep  string          `json:"ssdeep,omitempty"`
+	TLSH    string          `json:"tlsh,omitempty"`
+	Novelty string          `json:"novelty,omitempty"`
+	Nearest *event.Relative `json:"nearest,omitempty"`
+}
+
+func familyOf(family, variant string) string {
+	if variant != "" && variant != family {
+		return family + " / " + variant
+	}
+	return family
+}
+
+func nearest(r *event.Relative) string {
+	if r == nil {
+		return "-"
+	}
+	s := fmt.Sprintf("%s (ssdeep %d", r.SHA256[:16], r.SSDeep)
+	if r.TLSH != nil {
+		s += fmt.Sprintf(", tlsh %d", *r.TLSH)
+	}
+	s += ")"
+	if r.Family != "" {
+		s += " " + familyOf(r.Family, r.Variant)
+	}
+	return s
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
