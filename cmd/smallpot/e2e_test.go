@@ -476,6 +476,14 @@ func TestEndToEndNewCodeRedVariantAlertsWebhook(t *testing.T) {
 			if show := string(smallpotCLI(t, "samples", "show", "-data", s.data, vsha)); !strings.Contains(show, "family  CodeRed") || !strings.Contains(show, "nearest ") {
 				t.Errorf("samples show:\n%s", show)
 			}
+			exp := t.TempDir()
+			smallpotCLI(t, "samples", "export", "-data", s.data, "-out", exp, "-zip-password", "infected", vsha)
+			if _, err := os.Stat(filepath.Join(exp, vsha+".zip")); err != nil {
+				t.Errorf("samples export: %v", err)
+			}
+			if meta, err := os.ReadFile(filepath.Join(exp, vsha+".json")); err != nil || !strings.Contains(string(meta), `"family": "CodeRed"`) {
+				t.Errorf("samples export metadata: %v\n%s", err, meta)
+			}
 			return
 		case <-deadline:
 			t.Fatal("no new-variant alert reached the webhook within 10s")

@@ -16,6 +16,7 @@ import (
 
 	"github.com/smallpot/smallpot/internal/config"
 	"github.com/smallpot/smallpot/internal/event"
+	"github.com/smallpot/smallpot/internal/samples"
 	"github.com/smallpot/smallpot/internal/store"
 	"github.com/smallpot/smallpot/internal/store/sqlite"
 	"github.com/smallpot/smallpot/internal/transcript"
@@ -159,8 +160,12 @@ func clip(s string, n int) string {
 }
 
 func cmdSamples(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "export" {
+		return cmdSamplesExport(args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || (args[0] != "ls" && args[0] != "show") {
-		fmt.Fprintf(stderr, "Usage: smallpot samples ls -data DIR [-json]\n       smallpot samples show -data DIR SHA256\n")
+		fmt.Fprintf(stderr, "Usage: smallpot samples ls -data DIR [-json]\n       smallpot samples show -data DIR SHA256\n"+
+			"       smallpot samples export -data DIR -out DIR [-zip-password infected] [SHA256...]\n")
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
 			return nil
 		}
@@ -400,4 +405,67 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+func cmdSamplesExport(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("samples export", "-data DIR -out DIR [-zip-password PW] [SHA256...]", stderr)
+	dir := dataFlag(fs)
+	out := fs.String("out", "", "`directory` to write the samples and their metadata JSON to")
+	pw := fs.String("zip-password", "", "write each sample in a zip encrypted with this `password` (customarily: infected)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *out == "" {
+		fs.Usage()
+		return errUsage
+	}
+	db, err := openStore(*dir)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	ctx := context.Background()
+	want := map[string]bool{}
+	for _, a := range fs.Args() {
+		want[strings.ToLower(a)] = true
+	}
+	rows, err := db.Samples(ctx)
+	if err != nil {
+		return err
+	}
+	fz, err := db.SamplesFuzzy(ctx)
+	if err != nil {
+		return err
+	}
+	var items []samples.Exported
+	for _, r := range rows {
+		if len(want) > 0 && !want[r.SHA256] {
+			continue
+		}
+		_, sightings, err := db.Sample(ctx, r.SHA256)
+		if err != nil {
+			return err
+		}
+		f := fz[r.SHA256]
+		items = append(items, samples.Exported{SHA256: r.SHA256, Meta: struct {
+			sampleLine
+			Sightings []sqlite.Sighting `json:"sightings"`
+		}{sampleLine{SampleRow: r, Family: f.Family, Variant: f.Variant, SSDeep: f.SSDeep, TLSH: f.TLSH,
+			Novelty: f.Novelty, Nearest: f.Nearest}, sightings}})
+		delete(want, r.SHA256)
+	}
+	for sha := range want {
+		return fmt.Errorf("no sample %s in %s", sha, *dir)
+	}
+	st, err := samples.Open(filepath.Join(*dir, "samples"))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	n, err := st.Export(*out, items, *pw)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "exported %d samples to %s\n", n, *out)
+	return nil
 }
