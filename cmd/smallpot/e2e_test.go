@@ -395,9 +395,9 @@ func TestEndToEndClassifiesCodeRedAndNimda(t *testing.T) {
 		families[d.Family+"/"+d.Variant] = true
 		families[d.Family] = true
 	}
-	for _, want := range []string{"CodeRed", "Nimda"} {
+	for _, want := range []string{"CodeRed", "Nimda", "CodeRed/CodeRed I", "CodeRed/CodeRed II (CodeRed.C)"} {
 		if !families[want] {
-			t.Errorf("no detection of family %s; got %v", want, families)
+			t.Errorf("no detection of family/variant %s; got %v", want, families)
 		}
 	}
 	text := string(smallpotCLI(t, "events", "-data", s.data, "-kind", "detection"))
