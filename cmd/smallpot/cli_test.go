@@ -83,6 +83,7 @@ func TestUnprivilegedRunMovesLowPortsLoudly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.DataDir = t.TempDir() // services may keep state there (SSH host keys)
 	var warn bytes.Buffer
 	plan, err := planListeners(cfg, false, &warn)
 	if err != nil {

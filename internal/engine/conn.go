@@ -25,8 +25,8 @@ type conn struct {
 	maxIn    int64
 	maxOut   int64
 	in, out  atomic.Int64
-	tr       *transcript.Recorder
-	ctx      context.Context
+	tr       transcript.Recorder
+	ctx      *sessionCtx
 	mu       sync.Mutex
 	firstErr error // the first error that ended I/O
 	// Deadlines the handler set for itself (zero: none). The engine's

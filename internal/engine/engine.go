@@ -3,10 +3,14 @@
 //
 // For TCP the engine accepts (backing off on errors, as net/http does),
 // enforces the global and per-source session caps, gives each session a
-// context derived from the server's with the maximum duration as its
-// deadline, an idle timeout on every read and write, a byte budget each
+// context that is done when the server's is or the maximum duration has
+// passed, an idle timeout on every read and write, a byte budget each
 // way, and a bounded transcript; emits connect and close events; and
 // recovers a handler's panic so one session never takes the process down.
+// What a connection costs is kept small, as a sensor holds thousands: an
+// idle one waits in a shallow stack with no buffer (for a
+// service.ClientFirst handler, before the handler runs), and handlers run
+// on reused goroutines whose stacks have grown already (see serveConn).
 //
 // For UDP it copies each datagram before handing it on, records it, and
 // lets a handler reply only within the anti-amplification rules: a reply
@@ -67,14 +71,27 @@ type Engine struct {
 	udp       []*udpListener
 	perSource map[netip.Addr]int
 	serving   bool
+	live      *tcpSession // the live TCP sessions, a list through their prev and next
+	stopping  bool        // Serve's context ended: no session starts, every live one is ended
 
 	active                       atomic.Int64
 	accepted, refusedG, refusedS atomic.Uint64
 	panics                       atomic.Uint64
 	datagrams, dgBusy, repRef    atomic.Uint64
 
-	wg sync.WaitGroup
+	wg sync.WaitGroup // sessions and datagrams being handled
+
+	// Workers: goroutines that have run a session and wait for the next
+	// (see serveConn). work hands a session to an idle one; quit ends
+	// them once Serve has no session left.
+	work    chan *tcpSession
+	quit    chan struct{}
+	workers sync.WaitGroup // every goroutine serveConn runs on
 }
+
+// workerIdle is how long a worker waits for another session before it
+// exits.
+const workerIdle = 10 * time.Second
 
 // Bound describes one bound listener.
 type Bound struct {
@@ -84,9 +101,11 @@ type Bound struct {
 }
 
 type tcpListener struct {
-	service string
-	ln      *net.TCPListener
-	h       service.Handler
+	service     string
+	ln          *net.TCPListener
+	h           service.Handler
+	clientFirst bool   // h is a service.ClientFirst
+	addr        string // ln's address, as connect events name it
 }
 
 // New returns an engine; nothing is bound or served yet.
@@ -98,16 +117,22 @@ func New(opts Options) *Engine {
 		opts.TranscriptBudget = 256 << 20
 	}
 	return &Engine{opts: opts, log: opts.Logger, budget: transcript.NewBudget(opts.TranscriptBudget),
-		perSource: map[netip.Addr]int{}}
+		perSource: map[netip.Addr]int{}, work: make(chan *tcpSession), quit: make(chan struct{})}
 }
 
 // ListenTCP binds addr for a service. Serving starts with Serve.
 func (e *Engine) ListenTCP(name, addr string, h service.Handler) (netip.AddrPort, error) {
-	ln, err := net.Listen("tcp", addr)
+	// No TCP keep-alive on accepted connections: the idle timeout ends a
+	// silent peer, and the servers Smallpot imitates did not set it
+	// (Go does by default, at four system calls per connection).
+	lc := net.ListenConfig{KeepAlive: -1}
+	ln, err := lc.Listen(context.Background(), "tcp", addr)
 	if err != nil {
 		return netip.AddrPort{}, err
 	}
-	tl := &tcpListener{service: name, ln: ln.(*net.TCPListener), h: h}
+	_, first := h.(service.ClientFirst)
+	tl := &tcpListener{service: name, ln: ln.(*net.TCPListener), h: h, clientFirst: first,
+		addr: addrPort(ln.Addr()).String()}
 	e.mu.Lock()
 	e.tcp = append(e.tcp, tl)
 	e.mu.Unlock()
@@ -181,8 +206,23 @@ func (e *Engine) Serve(ctx context.Context) error {
 	<-ctx.Done()
 	_ = e.Close()
 	loops.Wait()
+	e.stopSessions()
 	e.wg.Wait()
+	close(e.quit)
+	e.workers.Wait()
 	return nil
+}
+
+// stopSessions ends every live session at once: its context is done and
+// its I/O fails, whatever its handler is blocked in. A session admitted
+// later is ended as it starts.
+func (e *Engine) stopSessions() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.stopping = true
+	for s := e.live; s != nil; s = s.next {
+		s.stop()
+	}
 }
 
 func (e *Engine) acceptLoop(ctx context.Context, l *tcpListener) {
@@ -207,21 +247,43 @@ func (e *Engine) acceptLoop(ctx context.Context, l *tcpListener) {
 			continue
 		}
 		backoff = 0
-		remote := addrPort(c.RemoteAddr())
-		if !e.admit(remote.Addr()) {
+		s := &tcpSession{l: l, remote: addrPort(c.RemoteAddr())}
+		s.conn.Conn = c
+		s.ctx.init(ctx, time.Time{})
+		if !e.admit(s) {
 			_ = c.SetLinger(0)
 			_ = c.Close()
 			continue
 		}
 		e.accepted.Add(1)
 		e.wg.Add(1)
-		go e.serveConn(ctx, l, c, remote)
+		e.workers.Add(1)
+		go e.serveConn(s)
 	}
 }
 
-// admit applies the global and per-source caps.
-func (e *Engine) admit(src netip.Addr) bool {
+// tcpSession is all one TCP session holds, in one allocation.
+type tcpSession struct {
+	conn       // what the handler reads and writes
+	ctx        sessionCtx
+	sess       service.Session
+	l          *tcpListener
+	remote     netip.AddrPort
+	prev, next *tcpSession // in Engine.live
+}
+
+// stop ends the session because Smallpot stops: its context is done and
+// its I/O fails at once. Called with Engine.mu held.
+func (s *tcpSession) stop() {
+	s.ctx.stop()
+	_ = s.conn.Conn.SetDeadline(past)
+}
+
+// admit applies the global and per-source caps and, when the session may
+// start, puts it on the list of live sessions.
+func (e *Engine) admit(s *tcpSession) bool {
 	lim := e.opts.Limits
+	src := s.remote.Addr()
 	if e.active.Add(1) > int64(lim.MaxSessions) {
 		e.active.Add(-1)
 		if e.refusedG.Add(1)%1000 == 1 {
@@ -231,91 +293,157 @@ func (e *Engine) admit(src netip.Addr) bool {
 	}
 	e.mu.Lock()
 	n := e.perSource[src]
-	if n >= lim.MaxSessionsPerSource {
+	if n >= lim.MaxSessionsPerSource || e.stopping {
 		e.mu.Unlock()
 		e.active.Add(-1)
-		if e.refusedS.Add(1)%1000 == 1 {
+		if !e.stopping && e.refusedS.Add(1)%1000 == 1 {
 			e.log.Warn("per-source session cap reached: connections refused", "src", src, "max_sessions_per_source", lim.MaxSessionsPerSource, "refused_total", e.refusedS.Load())
 		}
 		return false
 	}
 	e.perSource[src] = n + 1
+	s.next = e.live
+	if e.live != nil {
+		e.live.prev = s
+	}
+	e.live = s
 	e.mu.Unlock()
 	return true
 }
 
-func (e *Engine) release(src netip.Addr) {
+// release gives the session's place under the caps back and takes it off
+// the list of live sessions.
+func (e *Engine) release(s *tcpSession) {
+	src := s.remote.Addr()
 	e.mu.Lock()
 	if n := e.perSource[src]; n <= 1 {
 		delete(e.perSource, src)
 	} else {
 		e.perSource[src] = n - 1
 	}
+	if s.prev != nil {
+		s.prev.next = s.next
+	} else {
+		e.live = s.next
+	}
+	if s.next != nil {
+		s.next.prev = s.prev
+	}
+	s.prev, s.next = nil, nil
 	e.mu.Unlock()
 	e.active.Add(-1)
 }
 
-func (e *Engine) serveConn(parent context.Context, l *tcpListener, c *net.TCPConn, remote netip.AddrPort) {
-	defer e.wg.Done()
-	// The session's place under the caps is given back when its
-	// connection closes, before its close event: whoever sees that event
-	// may connect again at once.
-	released := false
-	defer func() {
-		if !released {
-			e.release(remote.Addr())
+// serveConn runs one session, on the goroutine the accept loop started for
+// it. A ClientFirst handler's session waits for its first bytes right
+// here, in a small frame: an idle connection needs the smallest stack.
+// The handler then runs on a worker: a goroutine that has run handlers
+// before, whose stack has grown to what they need. A new goroutine would
+// grow its stack (copying it each time) as deep as the handler goes, for
+// every session. When no worker is idle, this goroutine becomes one.
+func (e *Engine) serveConn(s *tcpSession) {
+	e.begin(s)
+	if s.l.clientFirst {
+		s.sess.Reader().Fill()
+	}
+	select {
+	case e.work <- s:
+		e.workers.Done()
+	default:
+		e.worker(s)
+	}
+}
+
+// worker runs s, then the sessions handed to it, until none came for
+// workerIdle or Serve has ended.
+func (e *Engine) worker(s *tcpSession) {
+	defer e.workers.Done()
+	var idle *time.Timer
+	for {
+		e.handle(s)
+		if idle == nil {
+			idle = time.NewTimer(workerIdle)
+		} else {
+			idle.Reset(workerIdle)
 		}
-	}()
+		select {
+		case s = <-e.work:
+		case <-idle.C:
+			return
+		case <-e.quit:
+			idle.Stop()
+			return
+		}
+	}
+}
+
+// handle runs the session's handler and ends the session.
+func (e *Engine) handle(s *tcpSession) {
+	defer e.wg.Done()
+	done := e.run(s)
+	e.end(s, done)
+}
+
+// begin sets the session up and emits its connect event.
+func (e *Engine) begin(s *tcpSession) {
 	lim := e.opts.Limits
 	start := time.Now()
 	end := start.Add(lim.MaxDuration)
-	ctx, cancel := context.WithDeadline(parent, end)
-	defer cancel()
-	// When the session must end, fail its I/O at once so a handler
-	// blocked in a read returns.
-	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(past) })
-	defer stop()
+	s.ctx.end = end
+	c := &s.conn
+	c.idle, c.end, c.maxIn, c.maxOut, c.ctx = lim.IdleTimeout, end, int64(lim.MaxBytesIn), int64(lim.MaxBytesOut), &s.ctx
+	c.tr.Init(start, int(lim.Transcript), e.budget)
+	r := &s.sess.Recorder
+	r.Sensor, r.SessionID, r.Service, r.Transport = e.opts.Sensor, event.NewID(start), s.l.service, event.TCP
+	r.Remote, r.Local = s.remote, addrPort(c.LocalAddr())
+	r.Emitter, r.Samples = e.opts.Emitter, e.opts.Samples
+	s.sess.Init(c, e.log, int(lim.ReadBuffer))
+	s.sess.Start = start
+	e.connected(s)
+}
 
-	lc := &conn{Conn: c, idle: lim.IdleTimeout, end: end, maxIn: int64(lim.MaxBytesIn),
-		maxOut: int64(lim.MaxBytesOut), ctx: ctx,
-		tr: transcript.New(start, int(lim.Transcript), e.budget)}
-	local := addrPort(c.LocalAddr())
-	s := service.NewSession(lc, service.Recorder{
-		Sensor: e.opts.Sensor, SessionID: event.NewID(start), Service: l.service,
-		Transport: event.TCP, Remote: remote, Local: local,
-		Emitter: e.opts.Emitter, Samples: e.opts.Samples,
-	}, e.log, int(lim.ReadBuffer))
-	s.Start = start
-	s.Emit(&event.Connect{Listener: addrPort(l.ln.Addr()).String()})
+// connected emits the connect event, in a frame of its own: begin's is
+// not on the stack while the event is queued.
+func (e *Engine) connected(s *tcpSession) {
+	s.sess.Emit(&event.Connect{Listener: s.l.addr})
+}
 
-	done := e.run(ctx, l, s)
+// end closes the connection and emits the close event. The session's
+// place under the caps is given back when its connection closes, before
+// its close event: whoever sees that event may connect again at once.
+func (e *Engine) end(s *tcpSession, done runResult) {
+	c := &s.conn
 	_ = c.Close()
-	e.release(remote.Addr())
-	released = true
-	s.Release()
-	in, out := lc.tr.Kept()
-	s.Emit(&event.Close{
-		DurationMS: time.Since(start).Milliseconds(),
-		BytesIn:    lc.in.Load(), BytesOut: lc.out.Load(),
-		Reason:       lc.reasonOr(done),
+	e.release(s)
+	s.sess.Release()
+	in, out := c.tr.Kept()
+	s.sess.Emit(&event.Close{
+		DurationMS: time.Since(s.sess.Start).Milliseconds(),
+		BytesIn:    c.in.Load(), BytesOut: c.out.Load(),
+		Reason:       c.reasonOr(done),
 		TranscriptIn: int64(in), TranscriptOut: int64(out),
-		Transcript: lc.tr.Finish(),
+		Transcript: c.tr.Finish(),
 	})
+	s.ctx.release()
 }
 
 // run calls the handler, turning a panic into a logged, counted end of
 // this session only.
-func (e *Engine) run(ctx context.Context, l *tcpListener, s *service.Session) (res runResult) {
+func (e *Engine) run(s *tcpSession) (res runResult) {
 	defer func() {
 		if r := recover(); r != nil {
-			e.panics.Add(1)
-			e.log.Error("service panicked; session cut", "service", l.service, "session", s.SessionID,
-				"src", s.Remote.String(), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			e.panicked(s, r)
 			res = runPanicked
 		}
 	}()
-	l.h.ServeTCP(ctx, s)
+	s.l.h.ServeTCP(&s.ctx, &s.sess)
 	return runReturned
+}
+
+func (e *Engine) panicked(s *tcpSession, r any) {
+	e.panics.Add(1)
+	e.log.Error("service panicked; session cut", "service", s.l.service, "session", s.sess.SessionID,
+		"src", s.remote.String(), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 }
 
 type runResult int

@@ -546,3 +546,61 @@ func TestBound(t *testing.T) {
 		t.Fatalf("got %+v; want the tcp then the udp listener", b)
 	}
 }
+
+// clientFirst is a handler of a protocol whose client speaks first.
+type clientFirst struct{ service.HandlerFunc }
+
+func (clientFirst) ClientFirst() {}
+
+// A ClientFirst handler is called once the first bytes are in (the
+// connect event went out at accept), and finds them buffered; a client
+// that never speaks gets its handler called with the idle timeout's error.
+func TestClientFirst(t *testing.T) {
+	lim := limits()
+	lim.IdleTimeout = 300 * time.Millisecond
+	type call struct {
+		buffered int
+		line     string
+		err      error
+	}
+	calls := make(chan call, 2)
+	r := serve(t, lim, clientFirst{func(ctx context.Context, s *service.Session) {
+		c := call{buffered: s.Reader().Buffered()}
+		line, err := s.Reader().ReadLine(100)
+		c.line, c.err = string(line), err
+		calls <- c
+		if err == nil {
+			_, _ = s.WriteString("ok\r\n")
+		}
+	}}, nil, 0)
+
+	c := dial(t, r.tcp)
+	r.events.Wait(t, waitLimit, func(evs []*event.Event) bool { return len(ofKind(evs, event.KindConnect)) == 1 })
+	select {
+	case got := <-calls:
+		t.Fatalf("handler called before the client spoke: %+v", got)
+	case <-time.After(50 * time.Millisecond):
+	}
+	if _, err := c.Write([]byte("GET /\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	got := recv(t, calls, "the handler")
+	if got.buffered != 7 || got.line != "GET /" || got.err != nil {
+		t.Errorf("handler found %d bytes buffered, read %q, %v; want 7, %q, nil", got.buffered, got.line, got.err, "GET /")
+	}
+	if b := readAll(t, c); string(b) != "ok\r\n" {
+		t.Errorf("client got %q; want %q", b, "ok\r\n")
+	}
+	if _, cl := r.closeOf(t, c); cl.Reason != event.ReasonServer || cl.BytesIn != 7 || cl.TranscriptIn != 7 {
+		t.Errorf("close %+v; want reason %q and the 7 bytes counted and kept", cl, event.ReasonServer)
+	}
+
+	silent := dial(t, r.tcp)
+	got = recv(t, calls, "the handler of a silent client")
+	if got.buffered != 0 || !errors.Is(got.err, os.ErrDeadlineExceeded) {
+		t.Errorf("silent client: handler found %d bytes, error %v; want none and the idle timeout", got.buffered, got.err)
+	}
+	if _, cl := r.closeOf(t, silent); cl.Reason != event.ReasonIdle {
+		t.Errorf("silent client: reason %q; want %q", cl.Reason, event.ReasonIdle)
+	}
+}

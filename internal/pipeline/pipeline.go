@@ -5,7 +5,9 @@
 // the drop; the count is logged and exposed in Stats. One dispatcher takes
 // events off the queue, groups them in batches (up to Batch events, or
 // whatever arrived within FlushInterval), encodes each event's JSON once,
-// and hands the batch to every sink. Each sink has its own goroutine and
+// and hands the batch to every sink. The dispatcher is woken by the first
+// event of a batch and by a full one, not by every event: a busy sensor
+// emits tens of thousands a second. Each sink has its own goroutine and
 // its own bounded queue of batches: a slow or failing sink loses batches
 // of its own (counted), never the other sinks', and never blocks the
 // dispatcher. A panic in a sink is recovered and counted as an error.
@@ -56,8 +58,16 @@ type Options struct {
 
 // Pipeline is the bounded, never-blocking event bus.
 type Pipeline struct {
-	opts   Options
-	in     chan *event.Event
+	opts Options
+
+	// The queue: events emitted, not yet taken by the dispatcher.
+	qmu    sync.Mutex
+	queue  []*event.Event
+	spare  []*event.Event // the dispatcher's last queue, reused
+	idle   bool           // the dispatcher waits for a first event: wake it
+	qclose bool           // Close was called: Emit drops
+	wake   chan struct{}  // one wake-up for the dispatcher, at most
+
 	stop   chan struct{}
 	done   chan struct{}
 	sinks  []*sinkWorker
@@ -69,7 +79,6 @@ type Pipeline struct {
 	emitted  atomic.Uint64
 	dropped  atomic.Uint64
 	pending  atomic.Int64 // events taken off the queue, not yet handed to the sinks
-	closed   atomic.Bool
 	once     sync.Once
 	closeErr error
 }
@@ -117,7 +126,8 @@ func New(opts Options, stages []Stage, sinks ...Sink) *Pipeline {
 		opts.Logger = slog.Default()
 	}
 	p := &Pipeline{
-		opts: opts, in: make(chan *event.Event, opts.Queue),
+		opts: opts, queue: make([]*event.Event, 0, min(opts.Batch, opts.Queue)), idle: true,
+		wake: make(chan struct{}, 1),
 		stop: make(chan struct{}), done: make(chan struct{}),
 		stages: stages, log: opts.Logger, jsonSize: 512,
 	}
@@ -133,16 +143,49 @@ func New(opts Options, stages []Stage, sinks ...Sink) *Pipeline {
 // Emit queues an event without ever blocking; when the queue is full the
 // event is dropped and counted.
 func (p *Pipeline) Emit(e *event.Event) {
-	if p.closed.Load() {
+	p.qmu.Lock()
+	if p.qclose || len(p.queue) >= p.opts.Queue {
+		p.qmu.Unlock()
 		p.dropped.Add(1)
 		return
 	}
-	select {
-	case p.in <- e:
-		p.emitted.Add(1)
-	default:
-		p.dropped.Add(1)
+	p.queue = append(p.queue, e)
+	n := len(p.queue)
+	// The dispatcher needs the first event of a batch (to start the
+	// flush timer) and a full batch; the others wait in the queue.
+	wake := n == p.opts.Batch || n == 1 && p.idle
+	if wake {
+		p.idle = false
 	}
+	p.qmu.Unlock()
+	p.emitted.Add(1)
+	if wake {
+		select {
+		case p.wake <- struct{}{}:
+		default: // a wake-up is already on its way
+		}
+	}
+}
+
+// queued returns how many events wait in the queue.
+func (p *Pipeline) queued() int {
+	p.qmu.Lock()
+	defer p.qmu.Unlock()
+	return len(p.queue)
+}
+
+// take returns every event in the queue and empties it. With idleIfEmpty,
+// an empty queue makes the dispatcher idle: the next Emit wakes it.
+func (p *Pipeline) take(idleIfEmpty bool) []*event.Event {
+	p.qmu.Lock()
+	defer p.qmu.Unlock()
+	evs := p.queue
+	if len(evs) == 0 {
+		p.idle = p.idle || idleIfEmpty
+		return nil
+	}
+	p.queue, p.spare = p.spare[:0], nil
+	return evs
 }
 
 // Stats returns the counters.
@@ -163,7 +206,7 @@ func (p *Pipeline) Quiesce(timeout time.Duration) bool {
 	deadline := time.Now().Add(timeout)
 	calm := 0
 	for time.Now().Before(deadline) {
-		idle := len(p.in) == 0 && p.pending.Load() == 0
+		idle := p.queued() == 0 && p.pending.Load() == 0
 		for _, w := range p.sinks {
 			idle = idle && len(w.in) == 0 && !w.busy.Load()
 		}
@@ -186,7 +229,9 @@ func (p *Pipeline) Quiesce(timeout time.Duration) bool {
 // every call returns the first error.
 func (p *Pipeline) Close() error {
 	p.once.Do(func() {
-		p.closed.Store(true)
+		p.qmu.Lock()
+		p.qclose = true
+		p.qmu.Unlock()
 		close(p.stop)
 		<-p.done
 		for _, w := range p.sinks {
@@ -240,31 +285,53 @@ func (p *Pipeline) dispatch() {
 			p.runStage(st, e, put)
 		}
 	}
+	// addAll adds what the queue held, then gives its slice back for
+	// reuse.
+	addAll := func(evs []*event.Event) {
+		for _, e := range evs {
+			add(e)
+		}
+		clear(evs)
+		p.qmu.Lock()
+		p.spare = evs[:0]
+		p.qmu.Unlock()
+	}
+	arm := func() {
+		if !armed {
+			timer.Reset(p.opts.FlushInterval)
+			armed = true
+		}
+	}
 	for {
 		select {
-		case e := <-p.in:
-			add(e)
-			if len(batch) > 0 && !armed {
-				timer.Reset(p.opts.FlushInterval)
-				armed = true
+		case <-p.wake:
+			// A first event (the timer starts: it waits at most the
+			// flush interval) or a full batch (it goes now).
+			if p.queued() >= p.opts.Batch {
+				addAll(p.take(false))
 			}
+			arm()
 		case <-timer.C:
 			armed = false
+			addAll(p.take(false))
 			flush()
+			// Events that came meanwhile wait for the timer; with
+			// none, the next one wakes the dispatcher.
+			for evs := p.take(true); evs != nil; evs = p.take(true) {
+				addAll(evs)
+				if len(batch) > 0 {
+					arm()
+					break
+				}
+			}
 		case <-report.C:
 			if d := p.dropped.Load(); d != lastDropped {
 				p.log.Warn("event queue full: events dropped", "dropped", d-lastDropped, "dropped_total", d)
 				lastDropped = d
 			}
 		case <-p.stop:
-			for {
-				select {
-				case e := <-p.in:
-					add(e)
-					continue
-				default:
-				}
-				break
+			for evs := p.take(false); evs != nil; evs = p.take(false) {
+				addAll(evs)
 			}
 			flush()
 			if d := p.dropped.Load(); d != lastDropped {

@@ -178,6 +178,41 @@ func TestFlushInterval(t *testing.T) {
 	sink.waitFor(t, 5)
 }
 
+// The dispatcher is woken by a batch's first event and by a full batch,
+// not by each event: whatever the bursts (exact batches, one event after a
+// flush, events arriving while the timer flushes), every event still
+// reaches the sinks without Close.
+func TestEveryBurstDelivered(t *testing.T) {
+	sink := newMemSink("mem")
+	p := pipeline.New(pipeline.Options{Queue: 4096, Batch: 8, FlushInterval: 2 * time.Millisecond, Logger: quiet}, nil, sink)
+	defer p.Close()
+	bursts := []int{8, 1, 16, 3, 5, 8, 7, 1, 1, 24, 9, 15, 8}
+	n := 0
+	for round := range 30 {
+		for _, k := range bursts {
+			var wg sync.WaitGroup
+			for g := range 2 { // from two goroutines, as sessions emit
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := g; i < k; i += 2 {
+						p.Emit(ev(n + i))
+					}
+				}()
+			}
+			wg.Wait()
+			n += k
+			if round%2 == 0 {
+				sink.waitFor(t, n) // sometimes drained before the next burst
+			}
+		}
+	}
+	sink.waitFor(t, n)
+	if st := p.Stats(); st.Emitted != uint64(n) || st.Dropped != 0 {
+		t.Errorf("got stats %+v; want %d emitted, none dropped", st, n)
+	}
+}
+
 // blockingSink blocks every write until released.
 type blockingSink struct {
 	*memSink

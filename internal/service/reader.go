@@ -13,24 +13,22 @@ import (
 type Reader struct {
 	src  io.Reader
 	size int
-	buf  []byte // nil while idle
+	buf  []byte  // nil while idle
+	bufp *[]byte // buf as its pool holds it
 	r, w int
 	err  error
 	one  [1]byte
 }
 
-var bufPools sync.Map // size -> *sync.Pool
+var bufPools sync.Map // size -> *sync.Pool of *[]byte
 
-func getBuf(size int) []byte {
-	p, _ := bufPools.LoadOrStore(size, &sync.Pool{New: func() any { b := make([]byte, size); return &b }})
-	return *(p.(*sync.Pool).Get().(*[]byte))
-}
-
-func putBuf(b []byte) {
-	if p, ok := bufPools.Load(cap(b)); ok {
-		b = b[:cap(b)]
-		p.(*sync.Pool).Put(&b)
+// bufPool returns the pool of read buffers of one size.
+func bufPool(size int) *sync.Pool {
+	if p, ok := bufPools.Load(size); ok {
+		return p.(*sync.Pool)
 	}
+	p, _ := bufPools.LoadOrStore(size, &sync.Pool{New: func() any { b := make([]byte, size); return &b }})
+	return p.(*sync.Pool)
 }
 
 // NewReader returns a Reader over src, for protocols that parse a byte
@@ -41,8 +39,8 @@ func NewReader(src io.Reader, size int) *Reader {
 
 func (b *Reader) release() {
 	if b.buf != nil {
-		putBuf(b.buf)
-		b.buf, b.r, b.w = nil, 0, 0
+		bufPool(len(*b.bufp)).Put(b.bufp)
+		b.buf, b.bufp, b.r, b.w = nil, nil, 0, 0
 	}
 }
 
@@ -63,14 +61,44 @@ func (b *Reader) bufSize() int {
 	return b.size
 }
 
-// fill reads once from the source. With no buffer it blocks on a one-byte
-// read first, so an idle connection holds none.
+// firstReader is a source that waits for its first bytes holding no
+// buffer, then reads them into one from pool (a pool of *[]byte, all of
+// one size): the engine's connection. It returns the buffer only with
+// n > 0.
+type firstReader interface {
+	ReadFirst(pool *sync.Pool) (buf *[]byte, n int, err error)
+}
+
+// Fill reads once from the source when nothing is buffered, and keeps
+// what arrived (or the error) for the next read. The engine calls it for
+// a ClientFirst handler.
+func (b *Reader) Fill() {
+	if b.r == b.w {
+		b.fill()
+	}
+}
+
+// fill reads once from the source. With no buffer it waits for the first
+// bytes before it takes one (with a one-byte read if the source cannot
+// wait otherwise), so an idle connection holds none.
 func (b *Reader) fill() {
 	if b.err != nil {
 		return
 	}
 	if b.buf == nil {
 		b.size = b.bufSize()
+		if fr, ok := b.src.(firstReader); ok {
+			buf, n, err := fr.ReadFirst(bufPool(b.size))
+			if n <= 0 {
+				if err == nil {
+					err = io.ErrNoProgress
+				}
+				b.err = err
+				return
+			}
+			b.buf, b.bufp, b.r, b.w, b.err = *buf, buf, 0, n, err
+			return
+		}
 		n, err := b.src.Read(b.one[:])
 		if n == 0 {
 			if err == nil {
@@ -79,7 +107,8 @@ func (b *Reader) fill() {
 			b.err = err
 			return
 		}
-		b.buf = getBuf(b.size)
+		b.bufp = bufPool(b.size).Get().(*[]byte)
+		b.buf = *b.bufp
 		b.buf[0] = b.one[0]
 		b.r, b.w = 0, 1
 		b.err = err

@@ -1,8 +1,11 @@
 package service
 
 import (
+	"errors"
 	"io"
+	"os"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -43,5 +46,85 @@ func TestReaderNoBufferWhenNothingArrives(t *testing.T) {
 	}
 	if r.buf != nil {
 		t.Fatalf("got a %d-byte buffer for a source that sent nothing; want none", len(r.buf))
+	}
+}
+
+// firstSource is a source that can wait for its first bytes (the engine's
+// connection): it hands them over in a buffer from the pool it is given.
+type firstSource struct {
+	data  []string // what each ReadFirst or Read returns, in turn
+	err   error    // once data runs out
+	calls []string
+	pools []*sync.Pool
+}
+
+func (s *firstSource) next() (string, error) {
+	if len(s.data) == 0 {
+		return "", s.err
+	}
+	d := s.data[0]
+	s.data = s.data[1:]
+	return d, nil
+}
+
+func (s *firstSource) ReadFirst(pool *sync.Pool) (*[]byte, int, error) {
+	s.calls = append(s.calls, "first")
+	s.pools = append(s.pools, pool)
+	d, err := s.next()
+	if d == "" {
+		return nil, 0, err
+	}
+	bp := pool.Get().(*[]byte)
+	return bp, copy(*bp, d), nil
+}
+
+func (s *firstSource) Read(p []byte) (int, error) {
+	s.calls = append(s.calls, "read")
+	d, err := s.next()
+	return copy(p, d), err
+}
+
+// Fill takes the first bytes through ReadFirst, in a buffer of the
+// reader's size from its pool, which goes back on release; later reads
+// are ordinary ones.
+func TestReaderFirstRead(t *testing.T) {
+	src := &firstSource{data: []string{"GET / HTTP/1.0\r\n", "Host: x\r\n"}, err: io.EOF}
+	r := NewReader(src, 64)
+	r.Fill()
+	if r.Buffered() != 16 || len(r.buf) != 64 {
+		t.Fatalf("after Fill: %d buffered in a %d-byte buffer; want 16 in 64", r.Buffered(), len(r.buf))
+	}
+	r.Fill() // bytes are buffered: nothing to read
+	for _, want := range []string{"GET / HTTP/1.0", "Host: x"} {
+		if line, err := r.ReadLine(100); string(line) != want || err != nil {
+			t.Fatalf("got %q, %v; want %q", line, err, want)
+		}
+	}
+	if _, err := r.ReadLine(100); err != io.EOF {
+		t.Fatalf("got %v at the end; want io.EOF", err)
+	}
+	if got := strings.Join(src.calls, ","); got != "first,read,read" {
+		t.Errorf("calls %s; want first,read,read", got)
+	}
+	if src.pools[0] != bufPool(64) {
+		t.Error("ReadFirst got another pool than the one of 64-byte buffers")
+	}
+	r.release()
+	if r.buf != nil || r.bufp != nil {
+		t.Fatal("buffer kept after release")
+	}
+}
+
+// A wait that ends without bytes holds no buffer, and its error is the
+// next read's.
+func TestReaderFirstReadError(t *testing.T) {
+	src := &firstSource{err: os.ErrDeadlineExceeded}
+	r := NewReader(src, 64)
+	r.Fill()
+	if r.buf != nil {
+		t.Fatal("got a buffer though nothing arrived")
+	}
+	if _, err := r.ReadByte(); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("got %v; want the wait's error", err)
 	}
 }

@@ -96,10 +96,28 @@ type Session struct {
 // NewSession wraps conn, which the engine has already fitted with its
 // limits. bufSize is the read buffer size, allocated on first data.
 func NewSession(conn net.Conn, rec Recorder, log *slog.Logger, bufSize int) *Session {
-	s := &Session{Recorder: rec, Start: time.Now(), Log: log, conn: conn}
-	s.rd.src = conn
-	s.rd.size = bufSize
+	s := &Session{Recorder: rec}
+	s.Init(conn, log, bufSize)
 	return s
+}
+
+// Init sets up a zero Session whose Recorder the caller has filled in, as
+// NewSession does: for an engine that allocates its sessions along with
+// the rest of a connection's state.
+func (s *Session) Init(conn net.Conn, log *slog.Logger, bufSize int) {
+	s.Start, s.Log, s.conn = time.Now(), log, conn
+	s.rd.src, s.rd.size = conn, bufSize
+}
+
+// ClientFirst is implemented by handlers of protocols in which the client
+// speaks first (HTTP). The engine then waits for the first bytes itself
+// before it calls ServeTCP: an idle connection waits in a shallow stack,
+// holding no read buffer. The handler sees no difference as long as it
+// reads through its session's Reader, which holds what arrived, or the
+// error that ended the wait.
+type ClientFirst interface {
+	Handler
+	ClientFirst()
 }
 
 // Reader returns the session's one buffered, bounded reader. Use it for

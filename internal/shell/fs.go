@@ -157,6 +157,9 @@ func (f *FS) key(parts []string) string {
 
 // Stat returns the entry at parts, or nil. The root is a directory.
 func (f *FS) Stat(parts []string) *Node {
+	if len(f.over) == 0 && len(f.gone) == 0 {
+		return f.tree.lookup(parts) // nothing changed: no key to build
+	}
 	for i := 1; i <= len(parts); i++ {
 		if f.gone[f.key(parts[:i])] {
 			return nil

@@ -49,6 +49,9 @@ func (b *Budget) give(n int) {
 	}
 }
 
+// firstAlloc is the most a transcript allocates for its first bytes.
+const firstAlloc = 2048
+
 // Recorder keeps up to max bytes each way. It is safe for concurrent use.
 type Recorder struct {
 	mu      sync.Mutex
@@ -63,7 +66,15 @@ type Recorder struct {
 
 // New starts a transcript at start, keeping max bytes each way.
 func New(start time.Time, max int, budget *Budget) *Recorder {
-	return &Recorder{start: start, max: max, budget: budget}
+	r := new(Recorder)
+	r.Init(start, max, budget)
+	return r
+}
+
+// Init starts a zero Recorder as New does, for one held in a larger
+// struct. It holds no memory until the first bytes arrive.
+func (r *Recorder) Init(start time.Time, max int, budget *Budget) {
+	r.start, r.max, r.budget = start, max, budget
 }
 
 func idx(dir byte) int {
@@ -93,6 +104,11 @@ func (r *Recorder) Add(dir byte, p []byte) {
 	}
 	r.charged += len(p) + 9
 	ms := uint32(time.Since(r.start) / time.Millisecond)
+	if r.buf == nil {
+		// Room for a short exchange (a request and its answer) in one
+		// allocation, not a few growing ones.
+		r.buf = make([]byte, 0, max(len(p)+9, min(firstAlloc, 2*(r.max+9))))
+	}
 	var h [9]byte
 	h[0] = dir
 	binary.BigEndian.PutUint32(h[1:5], ms)

@@ -281,7 +281,7 @@ type Server struct {
 	now     func() time.Time
 }
 
-var _ service.Handler = (*Server)(nil)
+var _ service.ClientFirst = (*Server)(nil)
 
 // New builds the service from its configuration. It starts nothing.
 func New(cfg *Config, env service.Env) (*Server, error) {
@@ -344,6 +344,10 @@ func (s *Server) ServeTCP(ctx context.Context, sess *service.Session) {
 	}
 }
 
+// ClientFirst implements service.ClientFirst: a web client speaks first,
+// and every read goes through the session's Reader.
+func (s *Server) ClientFirst() {}
+
 // basicLogin reads the credentials of an Authorization: Basic header.
 func basicLogin(req *Request) *event.Login {
 	v, ok := req.Header("Authorization")
@@ -388,7 +392,7 @@ func (s *Server) record(sess *service.Session, req *Request, ans *answer) {
 	ua, _ := req.Header("User-Agent")
 	sess.Emit(&event.Request{
 		Method: req.Method, URI: req.URI, Path: ans.path, Query: ans.query, Version: req.Version,
-		Headers: slices.Clone(req.Headers), Host: host, UserAgent: ua,
+		Headers: req.Headers, Host: host, UserAgent: ua,
 		BodyLen: req.BodyLen, Body: slices.Clone(body), Status: ans.status, Malformed: req.Malformed,
 		Truncated: req.Truncated, Sample: sample, Action: ans.action,
 	})

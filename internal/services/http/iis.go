@@ -135,29 +135,74 @@ func (p *iis) connFor(x *exchange) conn {
 
 type hdr struct{ k, v string }
 
-func httpDate(t time.Time) string { return t.UTC().Format("Mon, 02 Jan 2006 15:04:05 GMT") }
+const httpDateLayout = "Mon, 02 Jan 2006 15:04:05 GMT"
+
+func httpDate(t time.Time) string {
+	return string(appendHTTPDate(make([]byte, 0, len(httpDateLayout)), t))
+}
+
+// appendHTTPDate appends t as httpDateLayout formats it, without the
+// layout's parsing: every response has a date or two.
+func appendHTTPDate(b []byte, t time.Time) []byte {
+	t = t.UTC()
+	y, mo, d := t.Date()
+	if y < 0 || y > 9999 {
+		return t.AppendFormat(b, httpDateLayout)
+	}
+	hh, mm, ss := t.Clock()
+	b = append(b, "SunMonTueWedThuFriSat"[3*t.Weekday():3*t.Weekday()+3]...)
+	b = append(b, ',', ' ', byte('0'+d/10), byte('0'+d%10), ' ')
+	b = append(b, "JanFebMarAprMayJunJulAugSepOctNovDec"[3*(mo-1):3*mo]...)
+	b = append(b, ' ', byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), ' ',
+		byte('0'+hh/10), byte('0'+hh%10), ':', byte('0'+mm/10), byte('0'+mm%10), ':', byte('0'+ss/10), byte('0'+ss%10))
+	return append(b, " GMT"...)
+}
 
 // response writes a status line, Server, the pre headers, Date, the
-// Connection header, the post headers and the body (none for HEAD).
+// Connection header, the post headers and the body (none for HEAD), into
+// one buffer of the size it needs.
 func (p *iis) response(x *exchange, c conn, status int, reason string, pre, post []hdr, body []byte) []byte {
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "HTTP/1.1 %d %s\r\n", status, reason)
-	b.WriteString("Server: " + p.server + "\r\n")
-	for _, h := range pre {
-		b.WriteString(h.k + ": " + h.v + "\r\n")
+	if x.req.Method == "HEAD" {
+		body = nil
 	}
-	b.WriteString("Date: " + httpDate(x.now) + "\r\n")
-	if c.header != "" {
-		b.WriteString("Connection: " + c.header + "\r\n")
+	n := len("HTTP/1.1 000 \r\nServer: \r\nDate: \r\nConnection: \r\n\r\n") + len(reason) + len(p.server) +
+		len(httpDateLayout) + len(c.header) + len(body)
+	for _, h := range pre {
+		n += len(h.k) + len(h.v) + 4
 	}
 	for _, h := range post {
-		b.WriteString(h.k + ": " + h.v + "\r\n")
+		n += len(h.k) + len(h.v) + 4
 	}
-	b.WriteString("\r\n")
-	if x.req.Method != "HEAD" {
-		b.Write(body)
+	b := make([]byte, 0, n)
+	b = append(b, "HTTP/1.1 "...)
+	b = strconv.AppendInt(b, int64(status), 10)
+	b = append(b, ' ')
+	b = append(b, reason...)
+	b = append(b, "\r\nServer: "...)
+	b = append(b, p.server...)
+	b = append(b, "\r\n"...)
+	b = appendHeaders(b, pre)
+	b = append(b, "Date: "...)
+	b = appendHTTPDate(b, x.now)
+	b = append(b, "\r\n"...)
+	if c.header != "" {
+		b = append(b, "Connection: "...)
+		b = append(b, c.header...)
+		b = append(b, "\r\n"...)
 	}
-	return b.Bytes()
+	b = appendHeaders(b, post)
+	b = append(b, "\r\n"...)
+	return append(b, body...)
+}
+
+func appendHeaders(b []byte, hs []hdr) []byte {
+	for _, h := range hs {
+		b = append(b, h.k...)
+		b = append(b, ": "...)
+		b = append(b, h.v...)
+		b = append(b, "\r\n"...)
+	}
+	return b
 }
 
 // errorPage answers with one of IIS's custom error files.
@@ -185,13 +230,14 @@ func (p *iis) badRequest(x *exchange, a answer) answer {
 // the metabase change number.
 func iisETag(t time.Time, change int) string {
 	ft := uint64(t.Unix()+11644473600)*10000000 + uint64(t.Nanosecond()/100)
-	var b strings.Builder
-	b.WriteByte('"')
+	b := make([]byte, 0, 40)
+	b = append(b, '"')
 	for i := 0; i < 8; i++ {
-		b.WriteString(strconv.FormatUint(ft>>(8*i)&0xff, 16))
+		b = strconv.AppendUint(b, ft>>(8*i)&0xff, 16)
 	}
-	b.WriteString(":" + strconv.FormatInt(int64(change), 16) + `"`)
-	return b.String()
+	b = append(b, ':')
+	b = strconv.AppendInt(b, int64(change), 16)
+	return string(append(b, '"'))
 }
 
 func contentType(ext string) string {

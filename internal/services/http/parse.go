@@ -189,13 +189,17 @@ func parseLine(req *Request) {
 			break
 		}
 	}
-	f := strings.Split(l, " ")
-	switch len(f) {
+	// Split at single spaces, as strings.Split(l, " ") would; the usual
+	// two or three fields without its slice.
+	switch strings.Count(l, " ") {
+	case 1:
+		req.Method, req.URI, _ = strings.Cut(l, " ")
 	case 2:
-		req.Method, req.URI = f[0], f[1]
-	case 3:
-		req.Method, req.URI, req.Version = f[0], f[1], f[2]
+		var rest string
+		req.Method, rest, _ = strings.Cut(l, " ")
+		req.URI, req.Version, _ = strings.Cut(rest, " ")
 	default:
+		f := strings.Split(l, " ")
 		if req.Malformed == "" {
 			req.Malformed = BadRequestLine
 		}
@@ -293,12 +297,17 @@ func readHeaders(r *reader, req *Request, lim Limits) error {
 			h.Value = strings.TrimRight(h.Value+" "+strings.Trim(string(line), " \t"), " \t")
 			continue
 		}
-		name, value, ok := bytes.Cut(line, []byte(":"))
-		if !ok || len(bytes.TrimSpace(name)) == 0 {
+		i := bytes.IndexByte(line, ':')
+		if i < 0 || len(bytes.TrimSpace(line[:i])) == 0 {
 			setMalformed(req, BadHeaderLine)
 			continue
 		}
-		req.Headers = append(req.Headers, event.Header{Name: string(name), Value: strings.Trim(string(value), " \t")})
+		if req.Headers == nil {
+			req.Headers = make([]event.Header, 0, 8)
+		}
+		// One string for the line; name and value are pieces of it.
+		ls := string(line)
+		req.Headers = append(req.Headers, event.Header{Name: ls[:i], Value: strings.Trim(ls[i+1:], " \t")})
 	}
 }
 
@@ -452,6 +461,9 @@ func (r *reader) keep(b []byte) {
 // Past max it consumes max bytes and returns them with errLineTooLong.
 // The input ending mid-line returns what was read and the error.
 func (r *reader) line(max int) ([]byte, error) {
+	if line, ok := r.bufferedLine(max); ok {
+		return line, nil
+	}
 	var out []byte
 	limit := max + 1 // room for the '\r' of "\r\n"
 	for {
@@ -499,6 +511,37 @@ func (r *reader) line(max int) ([]byte, error) {
 			return out, nil
 		}
 	}
+}
+
+// bufferedLine is line's common case: a whole line of at most max bytes is
+// buffered and fits in what raw keeps. It is read straight into raw, and
+// the line returned is a piece of raw, valid until the next read.
+func (r *reader) bufferedLine(limit int) ([]byte, bool) {
+	buf, _ := r.src.Peek(peekSize)
+	nl := bytes.IndexByte(buf, '\n')
+	if nl < 0 || len(r.raw)+nl+1 > r.cap {
+		return nil, false
+	}
+	content := nl
+	if nl > 0 && buf[nl-1] == '\r' {
+		content--
+	}
+	if content > limit {
+		return nil, false
+	}
+	if r.raw == nil {
+		// The first line: what is buffered is likely the whole head.
+		r.raw = make([]byte, 0, min(max(len(buf), 512), r.cap))
+	}
+	start := len(r.raw)
+	r.raw = slices.Grow(r.raw, nl+1)[:start+nl+1]
+	if _, err := io.ReadFull(r.src, r.raw[start:]); err != nil {
+		// Peeked bytes are there to read; this does not happen.
+		r.raw = r.raw[:start]
+		return nil, false
+	}
+	r.n += int64(nl + 1)
+	return r.raw[start : start+content : start+content], true
 }
 
 // body consumes n bytes, keeping them in raw and passing each piece to

@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/smallpot/smallpot/internal/event"
 	"github.com/smallpot/smallpot/internal/store"
 )
 
@@ -36,28 +38,38 @@ func (d *DB) Events(ctx context.Context, f store.EventFilter) ([]json.RawMessage
 	return out, nil
 }
 
+// rareKinds is the WHERE term of the events_kind index, repeated in a
+// query so that SQLite may use the index (it does not infer it from
+// kind = ?).
+const rareKinds = "kind NOT IN ('connect', 'close')"
+
 func eventsQuery(f store.EventFilter) (string, []any) {
 	var where []string
 	var args []any
 	for _, c := range []struct{ col, val string }{
-		{"service", f.Service}, {"kind", f.Kind}, {"session", f.Session},
+		{"session", f.Session}, {"kind", f.Kind}, {"service", f.Service},
 	} {
 		if c.val != "" {
 			where = append(where, c.col+" = ?")
 			args = append(args, c.val)
 		}
 	}
+	// A session's few events come from its index; a rare kind's from
+	// the kind index; everything else from the table in time order.
+	if f.Session == "" && f.Kind != "" && f.Kind != string(event.KindConnect) && f.Kind != string(event.KindClose) {
+		where = append(where, rareKinds)
+	}
 	cond := ""
 	if len(where) > 0 {
 		cond = " WHERE " + strings.Join(where, " AND ")
 	}
-	// rowid breaks ties in time by arrival order, and is in every index,
-	// so neither order needs a sort of the table.
+	// time is the rowid and ends every index entry, so neither order
+	// sorts the table (a session's events are sorted: there are few).
 	if f.Limit <= 0 {
-		return "SELECT json FROM events" + cond + " ORDER BY time, rowid", args
+		return "SELECT json FROM events" + cond + " ORDER BY time", args
 	}
-	return "SELECT json FROM (SELECT json, time, rowid AS r FROM events" + cond +
-		" ORDER BY time DESC, rowid DESC LIMIT ?) ORDER BY time, r", append(args, f.Limit)
+	return "SELECT json FROM (SELECT json, time FROM events" + cond +
+		" ORDER BY time DESC LIMIT ?) ORDER BY time", append(args, f.Limit)
 }
 
 const sampleColumns = `s.sha256, s.md5, s.sha1, s.size, s.first_seen, s.last_seen, s.count, s.first_source,
@@ -135,23 +147,69 @@ func (d *DB) Sample(ctx context.Context, sha256 string) (store.SampleRow, []stor
 	return r, out, nil
 }
 
-// Session returns one finished session with its transcript. An unknown
-// id (or a session still open) is an error wrapping store.ErrNotFound.
+// Session returns one finished session with its transcript: what its
+// close event says, and the transcript stored with it. An unknown id (or a
+// session still open) is an error wrapping store.ErrNotFound.
 func (d *DB) Session(ctx context.Context, id string) (store.SessionRow, error) {
-	var r store.SessionRow
-	var start, end int64
-	err := d.db.QueryRowContext(ctx, `SELECT id, sensor, service, transport, src_ip, src_port, dst_ip, dst_port,
-		start_time, end_time, duration_ms, bytes_in, bytes_out, reason, transcript
-		FROM sessions WHERE id = ?`, id).Scan(&r.ID, &r.Sensor, &r.Service, &r.Transport, &r.SrcIP, &r.SrcPort,
-		&r.DstIP, &r.DstPort, &start, &end, &r.DurationMS, &r.BytesIn, &r.BytesOut, &r.Reason, &r.Transcript)
+	r := store.SessionRow{ID: id}
+	if id == "" {
+		return r, fmt.Errorf("sqlite: session %q: %w", id, store.ErrNotFound)
+	}
+	var js []byte
+	var off, n sql.NullInt64
+	err := d.db.QueryRowContext(ctx, `SELECT e.json, t.offset, t.length FROM events e
+		LEFT JOIN transcripts t ON t.session = e.session
+		WHERE e.session = ? AND e.kind = 'close' ORDER BY e.time DESC LIMIT 1`, id).Scan(&js, &off, &n)
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, fmt.Errorf("sqlite: session %s: %w", id, store.ErrNotFound)
 	}
 	if err != nil {
 		return r, fmt.Errorf("sqlite: session %s: %w", id, err)
 	}
-	r.StartTime, r.EndTime = fromNanos(start), fromNanos(end)
+	var e event.Event
+	if err := e.UnmarshalJSON(js); err != nil {
+		return r, fmt.Errorf("sqlite: session %s: close event: %w", id, err)
+	}
+	c, ok := e.Detail.(*event.Close)
+	if !ok {
+		return r, fmt.Errorf("sqlite: session %s: close event of kind %s", id, e.Kind)
+	}
+	r.Sensor, r.Service, r.Transport = e.Sensor, e.Service, string(e.Transport)
+	r.SrcIP, r.SrcPort = ipString(e.Src), int(e.Src.Port())
+	r.DstIP, r.DstPort = ipString(e.Dst), int(e.Dst.Port())
+	r.EndTime = e.Time.UTC()
+	r.StartTime = r.EndTime.Add(-time.Duration(c.DurationMS) * time.Millisecond)
+	r.DurationMS, r.BytesIn, r.BytesOut, r.Reason = c.DurationMS, c.BytesIn, c.BytesOut, c.Reason
+	if off.Valid && n.Valid && n.Int64 > 0 {
+		if r.Transcript, err = d.readTranscript(off.Int64, n.Int64); err != nil {
+			return r, fmt.Errorf("sqlite: session %s: %w", id, err)
+		}
+	}
 	return r, nil
+}
+
+// maxTranscript bounds what readTranscript reads: a transcript keeps at
+// most the configured bytes each way, far below it.
+const maxTranscript = 1 << 30
+
+// readTranscript reads n bytes at off from the transcripts file.
+func (d *DB) readTranscript(off, n int64) ([]byte, error) {
+	if off < 0 || n < 0 || n > maxTranscript {
+		return nil, fmt.Errorf("transcript at %d of %d bytes: out of range", off, n)
+	}
+	f := d.trFile
+	if f == nil {
+		var err error
+		if f, err = os.Open(transcriptsPath(d.path)); err != nil {
+			return nil, fmt.Errorf("transcript: %w", err)
+		}
+		defer f.Close()
+	}
+	b := make([]byte, n)
+	if _, err := f.ReadAt(b, off); err != nil {
+		return nil, fmt.Errorf("transcript at %d of %d bytes: %w", off, n, err)
+	}
+	return b, nil
 }
 
 func fromNanos(ns int64) time.Time { return time.Unix(0, ns).UTC() }

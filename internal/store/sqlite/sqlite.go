@@ -10,6 +10,16 @@
 // from numbered SQL files embedded in the binary (migrations/), applied in
 // order, each in its own transaction, and recorded in schema_migrations.
 //
+// Session transcripts, the bulk of what a busy sensor stores, are not in
+// the database: their bytes are appended to a file beside it
+// (smallpot.db-transcripts), written once, where a row would be written
+// twice (WAL, then database) and its B-tree pages copied along; the
+// database records where each one is. A batch's transcripts are written
+// before its transaction commits, under its lock: a batch that fails
+// leaves unreferenced bytes at the end of the file, never a reference to
+// bytes that are not there. (So does a close event sent again, which
+// only a sensor's own store would see with a transcript.)
+//
 // DB is a pipeline.Sink: each batch is written in one transaction with
 // prepared statements. Writes are idempotent by event id (sensors may send
 // a batch again), and so are their effects on sessions and samples.
@@ -53,9 +63,15 @@ const busyTimeout = 5 * time.Second
 // calls per batch.
 const pageSize = 16384
 
-// cacheKiB is the writer's page cache, large enough that a batch never
-// spills pages to the WAL before its commit.
-const cacheKiB = 32 << 10
+// cacheKiB is the writer's page cache, large enough that a batch of
+// ordinary events never spills pages to the WAL before its commit. Not
+// larger: SQLite walks the whole cache at the end of every transaction.
+const cacheKiB = 8 << 10
+
+// walPages is how many pages the WAL may hold before a commit copies them
+// into the database (and the size it is cut back to afterwards): 64 MiB,
+// so that a page written by many batches in a row is copied once.
+const walPages = 4096
 
 // ErrReadOnly is returned by Write on a database opened with OpenReadOnly.
 var ErrReadOnly = errors.New("sqlite: database opened read-only")
@@ -67,9 +83,15 @@ type DB struct {
 	path     string
 	readOnly bool
 
-	// The writer's statements, prepared once on its only connection.
-	insEvents, insSessions    multiInsert
+	// The writer's statements, prepared once on its only connection, and
+	// its argument slices, kept between batches.
+	writeMu                   sync.Mutex
+	insEvents, insTranscripts multiInsert
 	upsertSample, insSighting *sql.Stmt
+	eventExists               *sql.Stmt
+	evArgs, trArgs            []any
+	trBuf                     []byte   // a batch's transcripts, end to end
+	trFile                    *os.File // the writer's transcripts file
 
 	closeOnce sync.Once
 	closeErr  error
@@ -109,19 +131,32 @@ func Open(path string, log *slog.Logger) (*DB, error) {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
 	_ = f.Close()
+	tf, err := os.OpenFile(transcriptsPath(path), os.O_RDWR|os.O_CREATE, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
 
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_pragma", fmt.Sprintf("cache_size(%d)", -cacheKiB))
+	q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", walPages))
+	q.Add("_pragma", fmt.Sprintf("journal_size_limit(%d)", walPages*pageSize))
+	// A multi-row insert that sets the rowid (events' time) keeps a
+	// statement journal of the pages it changes, to undo itself should a
+	// value not be an integer. In memory: in a file it cost a temporary
+	// file and a write per page, every batch.
+	q.Add("_pragma", "temp_store(MEMORY)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Set("_txlock", "immediate")
 	dsn, err := uri(path, q.Encode())
 	if err != nil {
+		_ = tf.Close()
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
+		_ = tf.Close()
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
 	// One connection for the life of the DB: it must never be closed and
@@ -132,15 +167,19 @@ func Open(path string, log *slog.Logger) (*DB, error) {
 	db.SetConnMaxLifetime(0)
 	db.SetConnMaxIdleTime(0)
 
-	d := &DB{db: db, log: log, path: path}
+	d := &DB{db: db, log: log, path: path, trFile: tf}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := d.init(ctx); err != nil {
 		_ = db.Close()
+		_ = tf.Close()
 		return nil, err
 	}
 	return d, nil
 }
+
+// transcriptsPath is the file of the transcripts of the database at path.
+func transcriptsPath(path string) string { return path + "-transcripts" }
 
 func (d *DB) init(ctx context.Context) error {
 	// The page size takes effect only on a new database, so it is set
@@ -163,7 +202,7 @@ func (d *DB) init(ctx context.Context) error {
 	if err := d.insEvents.prepare(ctx, d.db, insertEventHead, eventCols); err != nil {
 		return fmt.Errorf("sqlite: prepare: %w", err)
 	}
-	if err := d.insSessions.prepare(ctx, d.db, insertSessionHead, sessionCols); err != nil {
+	if err := d.insTranscripts.prepare(ctx, d.db, insertTranscriptHead, transcriptCols); err != nil {
 		return fmt.Errorf("sqlite: prepare: %w", err)
 	}
 	for _, s := range []struct {
@@ -172,6 +211,7 @@ func (d *DB) init(ctx context.Context) error {
 	}{
 		{&d.upsertSample, upsertSampleSQL},
 		{&d.insSighting, insertSightingSQL},
+		{&d.eventExists, eventExistsSQL},
 	} {
 		st, err := d.db.PrepareContext(ctx, s.query)
 		if err != nil {
@@ -230,13 +270,16 @@ func (d *DB) Close() error {
 			}
 			cancel()
 		}
-		errs = append(errs, d.insEvents.close(), d.insSessions.close())
-		for _, s := range []*sql.Stmt{d.upsertSample, d.insSighting} {
+		errs = append(errs, d.insEvents.close(), d.insTranscripts.close())
+		for _, s := range []*sql.Stmt{d.upsertSample, d.insSighting, d.eventExists} {
 			if s != nil {
 				errs = append(errs, s.Close())
 			}
 		}
 		errs = append(errs, d.db.Close())
+		if d.trFile != nil {
+			errs = append(errs, d.trFile.Close())
+		}
 		if err := errors.Join(errs...); err != nil {
 			d.closeErr = fmt.Errorf("sqlite: close: %w", err)
 		}

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -72,35 +73,38 @@ func TestEventJSONExact(t *testing.T) {
 	if kind != "request" || typ != "text" {
 		t.Errorf("json_extract(kind), typeof(json) = %q, %q; want request, text", kind, typ)
 	}
-	// The envelope columns.
+	// The columns queries select on.
 	var tm int64
-	var src, transport string
-	var sport int
-	if err := d.db.QueryRow("SELECT time, src_ip, src_port, transport FROM events WHERE id = ?",
-		recs[0].Event.ID).Scan(&tm, &src, &sport, &transport); err != nil {
+	var id, sess, svc, kind2 string
+	if err := d.db.QueryRow("SELECT time, id, session, service, kind FROM events WHERE id = ?",
+		recs[0].Event.ID).Scan(&tm, &id, &sess, &svc, &kind2); err != nil {
 		t.Fatal(err)
 	}
-	if tm != storetest.T0.UnixNano() || src != "203.0.113.7" || sport != 40001 || transport != "tcp" {
-		t.Errorf("envelope = %d %s %d %s, want %d 203.0.113.7 40001 tcp", tm, src, sport, transport, storetest.T0.UnixNano())
+	if tm != storetest.T0.UnixNano() || id != recs[0].Event.ID || sess != "s1" || svc != "http" || kind2 != "connect" {
+		t.Errorf("columns = %d %s %s %s %s, want %d %s s1 http connect", tm, id, sess, svc, kind2,
+			storetest.T0.UnixNano(), recs[0].Event.ID)
 	}
 }
 
 // An IPv4 peer on a dual-stack listener arrives as ::ffff:a.b.c.d; it is
-// stored as the JSON has it, plain IPv4.
+// stored as the JSON has it, plain IPv4, in a sighting too.
 func TestMappedAddress(t *testing.T) {
 	d, _ := openTemp(t)
 	defer d.Close()
-	e := storetest.Event(storetest.T0, "s1", "http", &event.Connect{})
+	e := storetest.Event(storetest.T0, "s1", "http", &event.Sample{SHA256: storetest.SHA256a, Source: "http.request"})
 	e.Src = netip.MustParseAddrPort("[::ffff:203.0.113.9]:1234")
 	if err := d.Write(context.Background(), storetest.Records(t, e)); err != nil {
 		t.Fatal(err)
 	}
-	var src string
-	if err := d.db.QueryRow("SELECT src_ip FROM events").Scan(&src); err != nil {
+	var src, sightSrc string
+	if err := d.db.QueryRow("SELECT json_extract(json, '$.src_ip') FROM events").Scan(&src); err != nil {
 		t.Fatal(err)
 	}
-	if src != "203.0.113.9" {
-		t.Errorf("src_ip = %q, want 203.0.113.9", src)
+	if err := d.db.QueryRow("SELECT src_ip FROM sample_sightings").Scan(&sightSrc); err != nil {
+		t.Fatal(err)
+	}
+	if src != "203.0.113.9" || sightSrc != "203.0.113.9" {
+		t.Errorf("src_ip = %q in the event, %q in the sighting; want 203.0.113.9", src, sightSrc)
 	}
 }
 
@@ -108,7 +112,7 @@ func TestWALFilesAfterOpen(t *testing.T) {
 	d, path := openTemp(t)
 	check := func(when string) {
 		t.Helper()
-		for _, suffix := range []string{"", "-wal", "-shm"} {
+		for _, suffix := range []string{"", "-wal", "-shm", "-transcripts"} {
 			fi, err := os.Stat(path + suffix)
 			if err != nil {
 				t.Errorf("%s: %v", when, err)
@@ -139,6 +143,14 @@ func TestWALFilesAfterOpen(t *testing.T) {
 	if mode != "wal" || sync != "1" {
 		t.Errorf("journal_mode %s, synchronous %s; want wal, 1 (NORMAL)", mode, sync)
 	}
+	// Statement journals stay in memory (see Open).
+	var temp string
+	if err := d.db.QueryRow("PRAGMA temp_store").Scan(&temp); err != nil {
+		t.Fatal(err)
+	}
+	if temp != "2" {
+		t.Errorf("temp_store %s, want 2 (MEMORY)", temp)
+	}
 	var fk, ps int
 	if err := d.db.QueryRow("PRAGMA foreign_keys").Scan(&fk); err != nil || fk != 1 {
 		t.Errorf("foreign_keys = %d, %v; want 1", fk, err)
@@ -159,7 +171,7 @@ func TestSingleWriterConnection(t *testing.T) {
 	// Move the database away: a writer that reopened by path would
 	// create a new, empty file.
 	moved := path + ".moved"
-	for _, suffix := range []string{"", "-wal", "-shm"} {
+	for _, suffix := range []string{"", "-wal", "-shm", "-transcripts"} {
 		if err := os.Rename(path+suffix, moved+suffix); err != nil {
 			t.Fatal(err)
 		}
@@ -425,21 +437,29 @@ func TestThroughPipeline(t *testing.T) {
 	}
 }
 
-// The CLI's queries walk an index in time order: no scan of the table,
-// no sort of it (only the outer sort of the LIMIT rows).
+// The CLI's queries walk the table (in time order: time is its rowid) or
+// an index: no sort of the table; only the LIMIT rows are sorted again,
+// and a session's few events.
 func TestQueryPlans(t *testing.T) {
 	d, _ := openTemp(t)
 	defer d.Close()
+	const table = "SCAN events" // and no index
 	for _, tc := range []struct {
 		f     store.EventFilter
-		index string
+		plan  string
+		sorts int
 	}{
-		{store.EventFilter{Service: "http"}, "events_service_time"},
-		{store.EventFilter{Kind: "login", Limit: 10}, "events_kind_time"},
-		{store.EventFilter{Session: "s1"}, "events_session"},
-		{store.EventFilter{Session: "s1", Limit: 5}, "events_session"},
-		{store.EventFilter{}, "events_time"},
-		{store.EventFilter{Limit: 100}, "events_time"},
+		{store.EventFilter{Service: "http"}, table, 0},
+		{store.EventFilter{Service: "http", Limit: 10}, table, 1},
+		{store.EventFilter{Kind: "login", Limit: 10}, "USING INDEX events_kind", 1},
+		{store.EventFilter{Kind: "request"}, "USING INDEX events_kind", 0},
+		{store.EventFilter{Kind: "login", Service: "ftp", Limit: 10}, "USING INDEX events_kind", 1},
+		{store.EventFilter{Kind: "close", Limit: 10}, table, 1},
+		{store.EventFilter{Session: "s1"}, "USING INDEX events_session", 1},
+		{store.EventFilter{Session: "s1", Limit: 5}, "USING INDEX events_session", 2},
+		{store.EventFilter{Session: "s1", Kind: "login"}, "USING INDEX events_session", 1},
+		{store.EventFilter{}, table, 0},
+		{store.EventFilter{Limit: 100}, table, 1},
 	} {
 		q, args := eventsQuery(tc.f)
 		rows, err := d.db.Query("EXPLAIN QUERY PLAN "+q, args...)
@@ -457,13 +477,125 @@ func TestQueryPlans(t *testing.T) {
 		}
 		rows.Close()
 		s := strings.Join(plan, "; ")
-		sorts := strings.Count(s, "TEMP B-TREE")
-		wantSorts := 0
-		if tc.f.Limit > 0 {
-			wantSorts = 1
+		ok := strings.Contains(s, tc.plan) && strings.Count(s, "TEMP B-TREE") == tc.sorts
+		if tc.plan == table {
+			ok = ok && !strings.Contains(s, "USING")
 		}
-		if !strings.Contains(s, "USING INDEX "+tc.index) || sorts != wantSorts {
-			t.Errorf("plan for %+v: %s; want %s and %d sorts", tc.f, s, tc.index, wantSorts)
+		if !ok {
+			t.Errorf("plan for %+v: %s; want %s and %d sorts", tc.f, s, tc.plan, tc.sorts)
+		}
+	}
+}
+
+func ids(evs []*event.Event) []string {
+	out := make([]string, len(evs))
+	for i, e := range evs {
+		out[i] = e.ID
+	}
+	return out
+}
+
+// Events at the same nanosecond (the table's key) are all stored, in
+// one batch or across batches, each once however often it is sent, and
+// read back in the order written, each with its exact time.
+func TestSameTime(t *testing.T) {
+	d, _ := openTemp(t)
+	defer d.Close()
+	var evs []*event.Event
+	for i := range 5 {
+		evs = append(evs, storetest.Event(storetest.T0, fmt.Sprint("s", i%2), "http", &event.Command{Line: fmt.Sprint(i)}))
+	}
+	write := func(evs ...*event.Event) {
+		t.Helper()
+		if err := d.Write(context.Background(), storetest.Records(t, evs...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(evs[:3]...)
+	write(evs[3], evs[1], evs[4], evs[3])
+	write(evs...)
+	later := storetest.Event(storetest.T0.Add(time.Nanosecond), "s9", "http", &event.Command{Line: "later"})
+	write(later)
+	raws, err := d.Events(context.Background(), store.EventFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range raws {
+		var e event.Event
+		if err := e.UnmarshalJSON(r); err != nil {
+			t.Fatal(err)
+		}
+		if !e.Time.Equal(storetest.T0) && e.ID != later.ID {
+			t.Errorf("event %s read back with time %v, want %v", e.ID, e.Time, storetest.T0)
+		}
+		got = append(got, e.ID)
+	}
+	want := append(ids(evs), later.ID)
+	// The event a nanosecond later was written last and took the time
+	// after those the others moved to: it comes last.
+	if !slices.Equal(got, want) {
+		t.Errorf("events %v, want %v", got, want)
+	}
+}
+
+// Transcripts go to the file beside the database, end to end; bytes no
+// row refers to (a batch that failed after writing them, a close event
+// sent again) are skipped, and a reader finds every transcript.
+func TestTranscriptsFile(t *testing.T) {
+	d, path := openTemp(t)
+	var want [][]byte
+	var closes []*event.Event
+	for i := range 6 {
+		tr := bytes.Repeat([]byte{byte('a' + i)}, 100+i)
+		want = append(want, tr)
+		closes = append(closes, storetest.Event(storetest.T0.Add(time.Duration(i)*time.Second), fmt.Sprint("s", i), "http",
+			&event.Close{DurationMS: 5, Reason: event.ReasonEOF, Transcript: tr}))
+	}
+	write := func(evs ...*event.Event) {
+		t.Helper()
+		if err := d.Write(context.Background(), storetest.Records(t, evs...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(closes[:3]...)
+	// Bytes no row refers to, as a failed batch leaves them.
+	f, err := os.OpenFile(path+"-transcripts", os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write([]byte("orphan")); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	write(closes[3:]...)
+	write(closes[3]) // sent again: its row is not, its bytes are written again
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path + "-transcripts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := int64(len("orphan") + len(want[3]))
+	for _, tr := range want {
+		size += int64(len(tr))
+	}
+	if fi.Size() != size {
+		t.Errorf("transcripts file has %d bytes, want %d", fi.Size(), size)
+	}
+	r, err := OpenReadOnly(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for i, tr := range want {
+		s, err := r.Session(context.Background(), fmt.Sprint("s", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(s.Transcript, tr) {
+			t.Errorf("session s%d: transcript %q, want %q", i, s.Transcript, tr)
 		}
 	}
 }

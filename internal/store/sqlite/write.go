@@ -3,10 +3,10 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
-	"time"
 	"unsafe"
 
 	"github.com/smallpot/smallpot/internal/event"
@@ -14,9 +14,10 @@ import (
 )
 
 // chunks are the row counts of the multi-row INSERT statements a batch is
-// cut into, largest first: one statement per 64 events costs far less
-// than 64 statements (the table and its five indexes are opened once).
-var chunks = [...]int{64, 16, 4, 1}
+// cut into, largest first: one statement per 256 events costs far less
+// than 256 statements (the table and its indexes are opened once, and
+// the statement journal keeps each page it changes once).
+var chunks = [...]int{256, 64, 16, 4, 1}
 
 // multiInsert is one INSERT statement prepared for each chunk size.
 type multiInsert struct {
@@ -37,25 +38,34 @@ func (m *multiInsert) prepare(ctx context.Context, db *sql.DB, head string, cols
 	return nil
 }
 
-// exec inserts the rows whose values are laid end to end in args.
-func (m *multiInsert) exec(ctx, sctx context.Context, tx *sql.Tx, args []any) error {
+// exec inserts the rows whose values are laid end to end in args, and
+// returns how many were inserted (not ignored).
+func (m *multiInsert) exec(ctx, sctx context.Context, tx *sql.Tx, args []any) (int64, error) {
 	rows := len(args) / m.cols
+	var inserted int64
 	for off := 0; off < rows; {
 		if err := ctx.Err(); err != nil {
-			return err
+			return inserted, err
 		}
 		i := 0
 		for chunks[i] > rows-off {
 			i++
 		}
 		n := chunks[i]
-		if _, err := tx.StmtContext(sctx, m.stmts[i]).ExecContext(sctx, args[off*m.cols:(off+n)*m.cols]...); err != nil {
-			return err
+		res, err := tx.StmtContext(sctx, m.stmts[i]).ExecContext(sctx, args[off*m.cols:(off+n)*m.cols]...)
+		if err != nil {
+			return inserted, err
+		}
+		if k, err := res.RowsAffected(); err == nil {
+			inserted += k
 		}
 		off += n
 	}
-	return nil
+	return inserted, nil
 }
+
+// one is the statement that inserts a single row.
+func (m *multiInsert) one() *sql.Stmt { return m.stmts[len(m.stmts)-1] }
 
 func (m *multiInsert) close() error {
 	var first error
@@ -69,16 +79,15 @@ func (m *multiInsert) close() error {
 	return first
 }
 
-const insertEventHead = `INSERT OR IGNORE INTO events
-	(id, time, sensor, session, service, transport, kind, src_ip, src_port, dst_ip, dst_port, json)`
+const insertEventHead = `INSERT OR IGNORE INTO events (time, id, session, service, kind, json)`
 
-const eventCols = 12
+const eventCols = 6
 
-const insertSessionHead = `INSERT OR IGNORE INTO sessions
-	(id, sensor, service, transport, src_ip, src_port, dst_ip, dst_port,
-	 start_time, end_time, duration_ms, bytes_in, bytes_out, reason, transcript)`
+const eventExistsSQL = `SELECT 1 FROM events WHERE session = ? AND id = ?`
 
-const sessionCols = 15
+const insertTranscriptHead = `INSERT OR IGNORE INTO transcripts (session, offset, length)`
+
+const transcriptCols = 3
 
 // A sighting older than the first one known (events may arrive out of
 // order from a fleet) moves first_seen and first_source back. The SET
@@ -100,8 +109,8 @@ const insertSightingSQL = `INSERT OR IGNORE INTO sample_sightings
 
 // Write implements pipeline.Sink: the whole batch in one transaction.
 // Every insert is keyed, so a batch sent again changes nothing: events by
-// id, sessions by session id, sightings by event id — and a sample is
-// counted only when its sighting is new.
+// session and id, transcripts by session id, sightings by event id — and
+// a sample is counted only when its sighting is new.
 func (d *DB) Write(ctx context.Context, batch []pipeline.Record) error {
 	if d.readOnly {
 		return ErrReadOnly
@@ -112,38 +121,39 @@ func (d *DB) Write(ctx context.Context, batch []pipeline.Record) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("sqlite: write: %w", err)
 	}
-	closes := 0
-	for _, r := range batch {
-		if r.Event != nil && r.Event.Kind == event.KindClose {
-			closes++
+	d.writeMu.Lock()
+	defer d.writeMu.Unlock()
+	// The argument slices are kept between batches; the values in them
+	// are dropped once the batch is written.
+	evArgs, trArgs, trBuf := d.evArgs[:0], d.trArgs[:0], d.trBuf[:0]
+	defer func() {
+		clear(evArgs)
+		clear(trArgs)
+		d.evArgs, d.trArgs = evArgs[:0], trArgs[:0]
+		if cap(trBuf) <= maxKeptTranscripts {
+			d.trBuf = trBuf[:0]
+		} else {
+			d.trBuf = nil
 		}
-	}
-	evArgs := make([]any, 0, len(batch)*eventCols)
-	sessArgs := make([]any, 0, closes*sessionCols)
+	}()
 	var samples []*event.Event
 	for _, r := range batch {
 		e := r.Event
 		if e == nil {
 			continue
 		}
-		srcIP, dstIP := ipString(e.Src), ipString(e.Dst)
-		evArgs = append(evArgs, e.ID, e.Time.UnixNano(), e.Sensor, e.Session, e.Service,
-			string(e.Transport), string(e.Kind), srcIP, int64(e.Src.Port()), dstIP, int64(e.Dst.Port()),
-			jsonText(r.JSON))
+		evArgs = append(evArgs, e.Time.UnixNano(), e.ID, e.Session, e.Service, string(e.Kind), jsonText(r.JSON))
 		switch det := e.Detail.(type) {
 		case *event.Close:
 			if e.Session == "" {
 				continue
 			}
-			var blob []byte
-			if b, ok := e.Detail.(event.Blobber); ok {
-				blob = b.Blob()
+			if blob := det.Blob(); len(blob) > 0 {
+				// The offset is relative to the batch's until the
+				// file's end is known.
+				trArgs = append(trArgs, e.Session, int64(len(trBuf)), int64(len(blob)))
+				trBuf = append(trBuf, blob...)
 			}
-			end := e.Time.UnixNano()
-			start := end - (time.Duration(det.DurationMS) * time.Millisecond).Nanoseconds()
-			sessArgs = append(sessArgs, e.Session, e.Sensor, e.Service, string(e.Transport),
-				srcIP, int64(e.Src.Port()), dstIP, int64(e.Dst.Port()), start, end, det.DurationMS,
-				det.BytesIn, det.BytesOut, det.Reason, blob)
 		case *event.Sample:
 			if det.SHA256 != "" {
 				samples = append(samples, e)
@@ -161,11 +171,30 @@ func (d *DB) Write(ctx context.Context, batch []pipeline.Record) error {
 	// too dear on this path. The batch's context is checked between
 	// statements instead and ends the transaction.
 	sctx := context.WithoutCancel(ctx)
-	if err := d.insEvents.exec(ctx, sctx, tx, evArgs); err != nil {
+	if len(trBuf) > 0 {
+		// Under the transaction's write lock, the file's end is this
+		// batch's to write at.
+		end, err := d.appendTranscripts(trBuf)
+		if err != nil {
+			return err
+		}
+		for i := 1; i < len(trArgs); i += transcriptCols {
+			trArgs[i] = trArgs[i].(int64) + end
+		}
+	}
+	inserted, err := d.insEvents.exec(ctx, sctx, tx, evArgs)
+	if err != nil {
 		return fmt.Errorf("sqlite: events: %w", err)
 	}
-	if err := d.insSessions.exec(ctx, sctx, tx, sessArgs); err != nil {
-		return fmt.Errorf("sqlite: sessions: %w", err)
+	if inserted < int64(len(evArgs)/eventCols) {
+		// Some were ignored: sent again, or at a nanosecond another
+		// event has.
+		if err := d.placeIgnored(sctx, tx, evArgs); err != nil {
+			return fmt.Errorf("sqlite: events: %w", err)
+		}
+	}
+	if _, err := d.insTranscripts.exec(ctx, sctx, tx, trArgs); err != nil {
+		return fmt.Errorf("sqlite: transcripts: %w", err)
 	}
 	if len(samples) > 0 {
 		upsert, sight := tx.StmtContext(sctx, d.upsertSample), tx.StmtContext(sctx, d.insSighting)
@@ -192,6 +221,62 @@ func (d *DB) Write(ctx context.Context, batch []pipeline.Record) error {
 		return fmt.Errorf("sqlite: commit: %w", err)
 	}
 	return nil
+}
+
+// maxTimeShift bounds how many nanoseconds placeIgnored moves an event
+// on: far more than events ever share one.
+const maxTimeShift = 1 << 16
+
+// placeIgnored stores the events of args (an insert's values) that the
+// insert ignored although they are not stored: their time, the rowid, was
+// taken by another event. Each gets the next free nanosecond; the exact
+// time stays in its JSON. An event already stored (sent again) stays
+// ignored.
+func (d *DB) placeIgnored(ctx context.Context, tx *sql.Tx, args []any) error {
+	exists, insert := tx.StmtContext(ctx, d.eventExists), tx.StmtContext(ctx, d.insEvents.one())
+	for row := 0; row+eventCols <= len(args); row += eventCols {
+		v := args[row : row+eventCols]
+		var one int
+		err := exists.QueryRowContext(ctx, v[2], v[1]).Scan(&one)
+		if err == nil {
+			continue // stored: this event, sent again
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		t := v[0].(int64)
+		for shift := int64(1); ; shift++ {
+			if shift > maxTimeShift {
+				return fmt.Errorf("event %s: no free time near %d", v[1], t)
+			}
+			res, err := insert.ExecContext(ctx, t+shift, v[1], v[2], v[3], v[4], v[5])
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err == nil && n == 1 {
+				break
+			}
+		}
+	}
+	return nil
+}
+
+// maxKeptTranscripts bounds the transcript buffer kept between batches.
+const maxKeptTranscripts = 4 << 20
+
+// appendTranscripts writes b at the end of the transcripts file and
+// returns the offset it starts at. The caller holds the database's write
+// lock, so no other writer appends meanwhile.
+func (d *DB) appendTranscripts(b []byte) (int64, error) {
+	fi, err := d.trFile.Stat()
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: transcripts: %w", err)
+	}
+	end := fi.Size()
+	if _, err := d.trFile.WriteAt(b, end); err != nil {
+		return 0, fmt.Errorf("sqlite: transcripts: %w", err)
+	}
+	return end, nil
 }
 
 // jsonText passes an event's JSON to SQLite as text (a blob would be

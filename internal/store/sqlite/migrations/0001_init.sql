@@ -1,43 +1,42 @@
--- Smallpot's first schema: events, sessions, samples and their sightings.
--- Times are Unix nanoseconds (UTC).
+-- Smallpot's first schema: events, session transcripts, samples and their
+-- sightings. Times are Unix nanoseconds (UTC).
+--
+-- Every insert costs a B-tree insert per table and per index, and a busy
+-- sensor stores a few events per connection: the events table has one
+-- index on every row, and one on the rarer kinds only.
 
+-- Events in time order: time is the rowid, so inserts append to the
+-- table's B-tree (whose pages then fill up completely) and the table is
+-- its own time index. An event whose nanosecond another event already has
+-- takes the next free one. json holds the event exactly as events.jsonl
+-- has it, every field included (its exact time too); the other columns
+-- are those queries select on.
 CREATE TABLE events (
-	id        TEXT PRIMARY KEY,
-	time      INTEGER NOT NULL,
-	sensor    TEXT NOT NULL,
-	session   TEXT NOT NULL,
-	service   TEXT NOT NULL,
-	transport TEXT NOT NULL,
-	kind      TEXT NOT NULL,
-	src_ip    TEXT NOT NULL,
-	src_port  INTEGER NOT NULL,
-	dst_ip    TEXT NOT NULL,
-	dst_port  INTEGER NOT NULL,
-	json      TEXT NOT NULL -- the event exactly as the JSON-lines file has it
+	time    INTEGER PRIMARY KEY,
+	id      TEXT NOT NULL,
+	session TEXT NOT NULL,
+	service TEXT NOT NULL,
+	kind    TEXT NOT NULL,
+	json    TEXT NOT NULL
 );
-CREATE INDEX events_time ON events (time);
-CREATE INDEX events_session ON events (session, time);
-CREATE INDEX events_service_time ON events (service, time);
-CREATE INDEX events_kind_time ON events (kind, time);
+-- A session's events; an event written again (a sensor resending a
+-- batch) is the same id in the same session, and is ignored.
+CREATE UNIQUE INDEX events_session ON events (session, id);
+-- Events of every kind but the two each connection has: logins,
+-- commands, requests, samples... A query on connect or close walks the
+-- table instead; queries on a kind that may use this index repeat its
+-- WHERE term.
+CREATE INDEX events_kind ON events (kind) WHERE kind NOT IN ('connect', 'close');
 
-CREATE TABLE sessions (
-	id          TEXT PRIMARY KEY,
-	sensor      TEXT NOT NULL,
-	service     TEXT NOT NULL,
-	transport   TEXT NOT NULL,
-	src_ip      TEXT NOT NULL,
-	src_port    INTEGER NOT NULL,
-	dst_ip      TEXT NOT NULL,
-	dst_port    INTEGER NOT NULL,
-	start_time  INTEGER NOT NULL,
-	end_time    INTEGER NOT NULL,
-	duration_ms INTEGER NOT NULL,
-	bytes_in    INTEGER NOT NULL,
-	bytes_out   INTEGER NOT NULL,
-	reason      TEXT NOT NULL,
-	transcript  BLOB
-);
-CREATE INDEX sessions_start ON sessions (start_time);
+-- Where a session's transcript is: its bytes (package transcript's
+-- framing) are in the file beside the database (smallpot.db-transcripts),
+-- at offset, written with the session's close event. The rest of what a
+-- session was is in that event.
+CREATE TABLE transcripts (
+	session TEXT PRIMARY KEY,
+	offset  INTEGER NOT NULL,
+	length  INTEGER NOT NULL
+) WITHOUT ROWID;
 
 CREATE TABLE samples (
 	sha256       TEXT PRIMARY KEY,
