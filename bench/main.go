@@ -315,6 +315,12 @@ func run(ctx context.Context, o options) error {
 	report := m.markdown()
 	fmt.Print(report)
 	if o.out != "" && o.perf == "" {
+		// Sections other benchmarks keep below keepMarker survive a rewrite.
+		if old, err := os.ReadFile(o.out); err == nil {
+			if i := strings.Index(string(old), keepMarker); i >= 0 {
+				report += "\n" + string(old[i:])
+			}
+		}
 		if err := os.WriteFile(o.out, []byte(report), 0o644); err != nil {
 			return fmt.Errorf("bench: %w", err)
 		}
@@ -571,3 +577,7 @@ func progress(format string, args ...any) {
 
 // goVersion is the toolchain's version; both servers are built with it.
 func goVersion() string { return runtime.Version() }
+
+// keepMarker starts the part of the -out file the harness leaves alone:
+// the figures of the Go benchmarks (classification, novelty).
+const keepMarker = "<!-- other benchmarks: kept by bench -->"
