@@ -200,7 +200,7 @@ func TestPolicy(t *testing.T) {
 		}
 	}
 	// Windows names: any case, with or without a domain.
-	win := newPolicy([]cred{{"Administrator", ""}}, nil, 0, true, 8)
+	win := newPolicy([]cred{{User: "Administrator", Pass: ""}}, nil, 0, true, 8)
 	for _, u := range []string{"administrator", `WEBSERVER\ADMINISTRATOR`, "Administrator@webserver"} {
 		if !win.password(src, u, "") {
 			t.Errorf("windows policy refused %q", u)

@@ -86,18 +86,19 @@ func TestPolicy(t *testing.T) {
 		{b, "u", "p4", false},
 	}
 	for i, s := range steps {
-		if got := p.check(s.src, s.user, s.pass); got != s.want {
+		if got := p.Check(s.src, s.user, s.pass); got != s.want {
 			t.Errorf("step %d %s %s:%s = %v, want %v", i, s.src, s.user, s.pass, got, s.want)
 		}
 	}
-	// A third source pushes out the oldest, a, which starts again.
-	c := netip.MustParseAddr("192.0.2.3")
-	p.check(c, "x", "y")
-	if len(p.hosts) != 2 || p.hosts[a] != nil {
-		t.Errorf("hosts remembered: %d (a kept: %v)", len(p.hosts), p.hosts[a] != nil)
+	// Two more sources push out a and b (two are remembered): b's pair,
+	// accepted by its third attempt, is forgotten and b starts again.
+	p.Check(netip.MustParseAddr("192.0.2.3"), "x", "y")
+	p.Check(netip.MustParseAddr("192.0.2.4"), "x", "y")
+	if p.Check(b, "u", "p3") {
+		t.Error("a forgotten source still got in with its remembered pair")
 	}
-	w := newPolicy([]cred{{"Administrator", ""}}, 0, true, 10)
-	if !w.check(a, "administrator", "") || w.check(a, "administrator", "x") {
+	w := newPolicy([]cred{{User: "Administrator", Pass: ""}}, 0, true, 10)
+	if !w.Check(a, "administrator", "") || w.Check(a, "administrator", "x") {
 		t.Error("windows names should fold case, passwords not")
 	}
 	if _, err := parseCreds([]string{"nocolon"}); err == nil {

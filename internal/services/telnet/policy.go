@@ -1,110 +1,22 @@
 package telnet
 
 import (
-	"fmt"
-	"net/netip"
 	"strings"
-	"sync"
+
+	"github.com/smallpot/smallpot/internal/authpolicy"
 )
 
-// policy decides which login attempts succeed: a pair from the accept
-// list, or a source's Nth attempt (counted across its connections) when
-// after is set. A pair once accepted for a source is accepted again for
-// it, so a bot that got in comes back in. Sources are remembered up to a
-// bound, the oldest forgotten first.
-type policy struct {
-	accept []cred
-	after  int
-	fold   bool // user names compare without regard to case (Windows)
-	max    int
+// The login policy is the one the SSH service uses too.
+type cred = authpolicy.Cred
 
-	mu    sync.Mutex
-	hosts map[netip.Addr]*hostLogins
-	order []netip.Addr
-}
+var parseCreds = authpolicy.ParseCreds
 
-type cred struct {
-	user, pass string // "*" matches anything
-}
-
-type hostLogins struct {
-	tries    int
-	accepted []cred // pairs accepted for this source, bounded
-}
-
-// maxAccepted bounds the pairs remembered per source.
-const maxAccepted = 8
-
-// parseCreds reads "user:password" entries; either side may be "*", and
-// the password may be empty ("root:").
-func parseCreds(list []string) ([]cred, error) {
-	out := make([]cred, 0, len(list))
-	for _, s := range list {
-		u, p, ok := strings.Cut(s, ":")
-		if !ok || u == "" {
-			return nil, fmt.Errorf("credential %q: want user:password (either may be *)", s)
-		}
-		out = append(out, cred{u, p})
+// newPolicy returns the policy; fold compares user names without regard
+// to case (Windows).
+func newPolicy(accept []cred, after int, fold bool, max int) *authpolicy.Policy {
+	same := authpolicy.Exact
+	if fold {
+		same = strings.EqualFold
 	}
-	return out, nil
-}
-
-func newPolicy(accept []cred, after int, fold bool, max int) *policy {
-	return &policy{accept: accept, after: after, fold: fold, max: max, hosts: map[netip.Addr]*hostLogins{}}
-}
-
-func (p *policy) userMatch(pat, user string) bool {
-	if pat == "*" {
-		return true
-	}
-	if p.fold {
-		return strings.EqualFold(pat, user)
-	}
-	return pat == user
-}
-
-func (p *policy) match(list []cred, user, pass string) bool {
-	for _, c := range list {
-		if p.userMatch(c.user, user) && (c.pass == "*" || c.pass == pass) {
-			return true
-		}
-	}
-	return false
-}
-
-// check decides one attempt from src.
-func (p *policy) check(src netip.Addr, user, pass string) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	h := p.host(src)
-	h.tries++
-	if p.match(p.accept, user, pass) || p.match(h.accepted, user, pass) {
-		p.remember(h, user, pass)
-		return true
-	}
-	if p.after > 0 && h.tries >= p.after && len(h.accepted) == 0 {
-		p.remember(h, user, pass)
-		return true
-	}
-	return false
-}
-
-func (p *policy) remember(h *hostLogins, user, pass string) {
-	if len(h.accepted) < maxAccepted && !p.match(h.accepted, user, pass) {
-		h.accepted = append(h.accepted, cred{user, pass})
-	}
-}
-
-func (p *policy) host(src netip.Addr) *hostLogins {
-	if h := p.hosts[src]; h != nil {
-		return h
-	}
-	if len(p.order) >= p.max && len(p.order) > 0 {
-		delete(p.hosts, p.order[0])
-		p.order = p.order[1:]
-	}
-	h := &hostLogins{}
-	p.hosts[src] = h
-	p.order = append(p.order, src)
-	return h
+	return authpolicy.New(accept, after, same, max)
 }

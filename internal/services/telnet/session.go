@@ -121,7 +121,7 @@ func (c *conn) login() (string, bool) {
 		if end == endIntr {
 			continue
 		}
-		success := c.srv.policy.check(c.sess.Remote.Addr(), user, pass)
+		success := c.srv.policy.Check(c.sess.Remote.Addr(), user, pass)
 		c.sess.Emit(&event.Login{User: user, Password: pass, Method: "password", Success: success})
 		if success {
 			return user, true

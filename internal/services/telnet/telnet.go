@@ -17,6 +17,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/smallpot/smallpot/internal/authpolicy"
 	"log/slog"
 	"strings"
 	"time"
@@ -260,7 +261,7 @@ type Server struct {
 	log      *slog.Logger
 	now      func() time.Time
 	greeting []byte // the option requests sent on connect
-	policy   *policy
+	policy   *authpolicy.Policy
 	tree     *shell.Tree
 	cmd      *shell.Cmd
 	bb       *shell.BusyBox
