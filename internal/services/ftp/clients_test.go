@@ -36,6 +36,7 @@ func run(t *testing.T, timeout time.Duration, bin string, args ...string) (strin
 	defer cancel()
 	dir := t.TempDir()
 	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.WaitDelay = 5 * time.Second // a killed client's children must not hold its pipes open
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "HOME="+dir, "LC_ALL=C")
 	out, err := cmd.CombinedOutput()

@@ -65,6 +65,7 @@ func run(t *testing.T, timeout time.Duration, stdin string, name string, args ..
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.WaitDelay = 5 * time.Second // a killed client's children must not hold its pipes open
 	cmd.Stdin = strings.NewReader(stdin)
 	cmd.Dir = t.TempDir()
 	cmd.Env = append(os.Environ(), "HOME="+cmd.Dir)

@@ -40,6 +40,7 @@ func runClient(t *testing.T, dir string, bin string, args ...string) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.WaitDelay = 5 * time.Second // a killed client's children must not hold its pipes open
 	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -57,6 +58,7 @@ func runHydra(t *testing.T, dir, bin string, args ...string) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.WaitDelay = 5 * time.Second // a killed client's children must not hold its pipes open
 	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()
 	if err != nil && !strings.Contains(string(out), "1 of 1 target successfully completed") {

@@ -276,6 +276,7 @@ expect {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			cmd := exec.CommandContext(ctx, expect, "-c", script)
+			cmd.WaitDelay = 5 * time.Second // a killed client's children must not hold its pipes open
 			out, err := cmd.CombinedOutput()
 			if err != nil {
 				t.Fatalf("expect: %v\n%s", err, out)

@@ -165,6 +165,7 @@ func TestUpnpcDiscovery(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			helper := exec.CommandContext(ctx, ip, "netns", "exec", ns, os.Args[0], "-test.run=^TestHelperGatewayInNetns$", "-test.v")
+			helper.WaitDelay = 5 * time.Second // a killed client's children must not hold its pipes open
 			helper.Env = append(os.Environ(), helperProfileEnv+"="+p, helperEventsEnv+"="+evFile)
 			stdin, _ := helper.StdinPipe()
 			stdout, _ := helper.StdoutPipe()
