@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -38,6 +39,16 @@ func needTool(t *testing.T, tool, pkg string) {
 	if _, err := exec.LookPath(tool); err != nil {
 		t.Skipf("%s not installed (Debian package %s)", tool, pkg)
 	}
+}
+
+// runTool runs a client as exec's CombinedOutput does, bounded in time
+// beyond the client's own timeouts.
+func runTool(name string, args ...string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.WaitDelay = 5 * time.Second // a killed client's children must not hold its pipes open
+	return cmd.CombinedOutput()
 }
 
 func sha256Hex(b []byte) string {
@@ -81,14 +92,14 @@ func TestEndToEndFTPWithCurl(t *testing.T) {
 		t.Fatal(err)
 	}
 	url := "ftp://" + s.addr(21) + "/"
-	out, err := exec.Command("curl", "-sS", "--max-time", "20", "--ftp-pasv", "-u", "anonymous:worm@", url).CombinedOutput()
+	out, err := runTool("curl", "-sS", "--max-time", "20", "--ftp-pasv", "-u", "anonymous:worm@", url)
 	if err != nil {
 		t.Fatalf("curl LIST: %v\n%s", err, out)
 	}
 	if !bytes.Contains(out, []byte("<DIR>")) && !bytes.Contains(out, []byte("drw")) {
 		t.Errorf("LIST output looks empty:\n%s", out)
 	}
-	out, err = exec.Command("curl", "-sS", "--max-time", "20", "--ftp-pasv", "-u", "anonymous:worm@", "-T", upload, url).CombinedOutput()
+	out, err = runTool("curl", "-sS", "--max-time", "20", "--ftp-pasv", "-u", "anonymous:worm@", "-T", upload, url)
 	if err != nil {
 		t.Fatalf("curl upload: %v\n%s", err, out)
 	}
@@ -117,8 +128,8 @@ func TestEndToEndSMTPWithSwaksAndCurl(t *testing.T) {
 		t.Fatal(err)
 	}
 	host, port, _ := strings.Cut(s.addr(25), ":")
-	out, err := exec.Command("swaks", "--server", host, "--port", port, "--timeout", "20",
-		"--from", "nimda@example.net", "--to", "victim@example.org", "--attach", "@"+ap).CombinedOutput()
+	out, err := runTool("swaks", "--server", host, "--port", port, "--timeout", "20",
+		"--from", "nimda@example.net", "--to", "victim@example.org", "--attach", "@"+ap)
 	if err != nil {
 		t.Fatalf("swaks: %v\n%s", err, out)
 	}
@@ -133,8 +144,8 @@ func TestEndToEndSMTPWithSwaksAndCurl(t *testing.T) {
 	if err := os.WriteFile(mp, []byte(msg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, err = exec.Command("curl", "-sS", "--max-time", "20", "smtp://"+s.addr(25), "--mail-from", "a@example.net",
-		"--mail-rcpt", "b@example.org", "-T", mp).CombinedOutput()
+	out, err = runTool("curl", "-sS", "--max-time", "20", "smtp://"+s.addr(25), "--mail-from", "a@example.net",
+		"--mail-rcpt", "b@example.org", "-T", mp)
 	if err != nil {
 		t.Fatalf("curl smtp: %v\n%s", err, out)
 	}
@@ -171,14 +182,14 @@ func TestEndToEndPOP3WithCurl(t *testing.T) {
 	}
 	needTool(t, "curl", "curl")
 	s := startServer(t, onlyServices("pop3"))
-	list, err := exec.Command("curl", "-sS", "--max-time", "20", "-u", "administrator:password", "pop3://"+s.addr(110)+"/").CombinedOutput()
+	list, err := runTool("curl", "-sS", "--max-time", "20", "-u", "administrator:password", "pop3://"+s.addr(110)+"/")
 	if err != nil {
 		t.Fatalf("curl pop3 LIST: %v\n%s", err, list)
 	}
 	if !bytes.HasPrefix(list, []byte("1 ")) {
 		t.Errorf("LIST answer %q, want a scan listing", list)
 	}
-	msg, err := exec.Command("curl", "-sS", "--max-time", "20", "-u", "administrator:password", "pop3://"+s.addr(110)+"/1").CombinedOutput()
+	msg, err := runTool("curl", "-sS", "--max-time", "20", "-u", "administrator:password", "pop3://"+s.addr(110)+"/1")
 	if err != nil || !bytes.Contains(msg, []byte("Subject:")) {
 		t.Fatalf("curl pop3 RETR: %v\n%s", err, msg)
 	}
@@ -278,7 +289,7 @@ func TestEndToEndFTPWithLftp(t *testing.T) {
 	}
 	host, port, _ := strings.Cut(s.addr(21), ":")
 	script := fmt.Sprintf("set net:max-retries 1; set net:timeout 10; set ftp:passive-mode on; open -u anonymous,guest@ -p %s %s; ls; lcd %s; put drop.bin; ls; bye", port, host, dir)
-	out, err := exec.Command("lftp", "-c", script).CombinedOutput()
+	out, err := runTool("lftp", "-c", script)
 	if err != nil {
 		t.Fatalf("lftp: %v\n%s", err, out)
 	}

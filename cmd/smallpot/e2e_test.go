@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -43,7 +44,11 @@ func smallpotBinary(t *testing.T) string {
 		// World-readable so a server that drops root can still be run.
 		_ = os.Chmod(dir, 0o755)
 		binPath = filepath.Join(dir, "smallpot")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", binPath, ".")
+		cmd.WaitDelay = 5 * time.Second // a killed go's compilers must not hold its pipes open
+		out, err := cmd.CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
@@ -77,8 +82,13 @@ func startServer(t *testing.T, configYAML string) *server {
 	for try := 0; try < 5; try++ {
 		// Every default port plus the offset stays below 65536.
 		offset := 10000 + rand.IntN(10000)
-		cmd := exec.Command(bin, "run", "-config", cfgPath, "-data", data, "-bind", "127.0.0.1",
+		// stop ends the server with the test; the timeout, if a test
+		// hangs.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		t.Cleanup(cancel) // after stop: cleanups run last first
+		cmd := exec.CommandContext(ctx, bin, "run", "-config", cfgPath, "-data", data, "-bind", "127.0.0.1",
 			"-port-offset", fmt.Sprint(offset))
+		cmd.WaitDelay = 5 * time.Second // a killed server's children must not hold its pipes open
 		stdout, err := cmd.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)
@@ -168,7 +178,12 @@ func send(t *testing.T, addr string, raw []byte) []byte {
 
 func smallpotCLI(t *testing.T, args ...string) []byte {
 	t.Helper()
-	out, err := exec.Command(smallpotBinary(t), args...).Output()
+	bin := smallpotBinary(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.WaitDelay = 5 * time.Second // a killed client's children must not hold its pipes open
+	out, err := cmd.Output()
 	if err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {

@@ -3,6 +3,7 @@ package http
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -341,7 +342,10 @@ func runNmap(t *testing.T, profile string) string {
 		t.Skip("nmap is not installed: the fidelity check needs it")
 	}
 	h := servicetest.Start(t, "http", newServer(t, profile, nil), nil)
-	cmd := exec.Command(bin, "-sV", "-Pn", "-n", "-p", strconv.Itoa(int(h.Addr.Port())), "--version-intensity", "7", "127.0.0.1")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "-sV", "-Pn", "-n", "-p", strconv.Itoa(int(h.Addr.Port())), "--version-intensity", "7", "127.0.0.1")
+	cmd.WaitDelay = 5 * time.Second // a killed client's children must not hold its pipes open
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("nmap: %v\n%s", err, out)
@@ -358,7 +362,11 @@ func TestCurl(t *testing.T) {
 	}
 	h := servicetest.Start(t, "http", newServer(t, service.ProfileWindows2000, nil), nil)
 	base := fmt.Sprintf("http://127.0.0.1:%d", h.Addr.Port())
-	out, err := exec.Command(bin, "-sS", "-i", "--max-time", "10", base+"/").CombinedOutput()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "-sS", "-i", "--max-time", "10", base+"/")
+	cmd.WaitDelay = 5 * time.Second // a killed client's children must not hold its pipes open
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("curl: %v\n%s", err, out)
 	}
@@ -366,8 +374,10 @@ func TestCurl(t *testing.T) {
 		t.Fatalf("curl got:\n%s", out)
 	}
 	// Two URLs, one connection: curl reuses it as IIS keeps it alive.
-	out, err = exec.Command(bin, "-sS", "--max-time", "10", "-o", "/dev/null", "-o", "/dev/null",
-		"-w", "%{http_code} %{num_connects}\n", base+"/", base+"/nosuch.htm").CombinedOutput()
+	cmd = exec.CommandContext(ctx, bin, "-sS", "--max-time", "10", "-o", "/dev/null", "-o", "/dev/null",
+		"-w", "%{http_code} %{num_connects}\n", base+"/", base+"/nosuch.htm")
+	cmd.WaitDelay = 5 * time.Second // a killed client's children must not hold its pipes open
+	out, err = cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("curl: %v\n%s", err, out)
 	}

@@ -138,13 +138,23 @@ func impacketClient(t *testing.T) []string {
 		// The example runs with the system Python, where the package
 		// installed the impacket module.
 		for _, py := range []string{"/usr/bin/python3", "python3"} {
-			if p, err := exec.LookPath(py); err == nil && exec.Command(p, "-c", "import impacket").Run() == nil {
+			if p, err := exec.LookPath(py); err == nil && importsImpacket(p) {
 				return []string{p, script}
 			}
 		}
 	}
 	t.Skip("impacket's mssqlclient.py is not installed (Debian package python3-impacket)")
 	return nil
+}
+
+// importsImpacket reports whether python can import impacket, asking it
+// with a bound in time.
+func importsImpacket(python string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, python, "-c", "import impacket")
+	cmd.WaitDelay = 5 * time.Second // a killed client's children must not hold its pipes open
+	return cmd.Run() == nil
 }
 
 func TestImpacketSession(t *testing.T) {

@@ -4,16 +4,20 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/smallpot/smallpot/internal/event"
+	"github.com/smallpot/smallpot/internal/sasl"
 	"github.com/smallpot/smallpot/internal/service"
 	"github.com/smallpot/smallpot/internal/service/servicetest"
 )
@@ -124,7 +128,25 @@ func TestCurlListRetr(t *testing.T) {
 // it to (NTLM for Exchange, AUTH LOGIN for Dovecot) or, told to, with
 // USER/PASS: every guess is one login event and the service still
 // answers afterwards.
+//
+// hydra 9.4 does not always see its last guesses through: its main
+// process ends the attack as soon as one worker asks for a pair and none
+// is left, kills the workers still in the middle of a guess and says so
+// ("Writing restore file because N final worker threads did not complete
+// until end", then the exit runHydra forgives). On a loaded machine that
+// happens in about 1 run in 10, in every mode, not only NTLM's. The
+// server saw such a guess begin (AUTH NTLM, AUTH LOGIN, USER) but never
+// got its credentials, so there is no login event for it, and its count
+// cannot be made exact. NTLM stays in the test rather than being dropped
+// (exchange-guessing.txtar and TestCurlListRetr also cover NTLM logins,
+// but not from a cracker), and every case takes hydra at its word: the
+// login events may fall short of the guesses by as many as hydra says it
+// cut off, never more; still every event must be one of the guesses,
+// none twice, and the one right pair must be among them, the only
+// success. An NTLM event carries no password, only the response, so it
+// is matched to the guess whose password the response verifies against.
 func TestHydra(t *testing.T) {
+	const tasks = 4
 	bin := lookPath(t, "hydra", "hydra")
 	tests := []struct {
 		profile, opt, method, hit string
@@ -134,47 +156,125 @@ func TestHydra(t *testing.T) {
 		{service.ProfileWindows2000, "CLEAR", "password", "administrator/password", []string{"123456", "letmein", "password"}},
 		{service.ProfileLinuxIoT, "", "login", "admin/admin", []string{"123456", "letmein", "admin"}},
 	}
+	cutOffRe := regexp.MustCompile(`because (\d+) final worker threads? did not complete`)
 	for _, tt := range tests {
 		t.Run(tt.profile+"-"+tt.method, func(t *testing.T) {
 			h := servicetest.Start(t, "pop3", newServer(t, tt.profile, nil), nil)
 			dir := t.TempDir()
 			// The one right pair is the last password tried for its
-			// user, so hydra makes every guess.
-			users := []string{"administrator", "admin", "test"}
+			// user, so hydra makes every guess; its user comes first, so
+			// the pair is in hydra's first round of guesses (it tries
+			// each user's passwords in turn, -t 4 at a time), not among
+			// the last ones, which hydra may cut off.
+			user, pass, _ := strings.Cut(tt.hit, "/")
+			users := []string{user}
+			for _, u := range []string{"administrator", "admin", "test"} {
+				if u != user {
+					users = append(users, u)
+				}
+			}
 			_ = os.WriteFile(filepath.Join(dir, "users"), []byte(strings.Join(users, "\n")+"\n"), 0o644)
 			_ = os.WriteFile(filepath.Join(dir, "passes"), []byte(strings.Join(tt.passes, "\n")+"\n"), 0o644)
-			args := []string{"-I", "-L", "users", "-P", "passes", "-t", "4", "-s", strconv.Itoa(int(h.Addr.Port()))}
+			args := []string{"-I", "-L", "users", "-P", "passes", "-t", strconv.Itoa(tasks), "-s", strconv.Itoa(int(h.Addr.Port()))}
 			if tt.opt != "" {
 				args = append(args, "-m", tt.opt)
 			}
 			out := runHydra(t, dir, bin, append(args, "127.0.0.1", "pop3")...)
-			user, pass, _ := strings.Cut(tt.hit, "/")
 			if !strings.Contains(out, "1 valid password found") || !strings.Contains(out, "login: "+user+"   password: "+pass) {
 				t.Errorf("hydra did not find %s:\n%s", tt.hit, out)
 			}
+			cutOff := 0
+			if m := cutOffRe.FindStringSubmatch(out); m != nil {
+				cutOff, _ = strconv.Atoi(m[1])
+			}
+			// The worker that found nothing left to do is not one of them.
+			if cutOff > tasks-1 {
+				t.Fatalf("hydra says it cut off %d guesses; with %d workers it cannot cut off more than %d:\n%s", cutOff, tasks, tasks-1, out)
+			}
 			want := len(users) * len(tt.passes)
+			// Every guess hydra finished was answered, and the server
+			// emits a login event before it answers, so all of those
+			// events are there once every session has closed.
 			evs := h.Events.Wait(t, 20*time.Second, func(evs []*event.Event) bool {
-				return len(servicetest.OfKind(evs, event.KindLogin)) >= want &&
+				return len(servicetest.OfKind(evs, event.KindLogin)) >= want-cutOff &&
 					len(servicetest.OfKind(evs, event.KindClose)) == len(servicetest.OfKind(evs, event.KindConnect))
 			})
+			logins := servicetest.OfKind(evs, event.KindLogin)
 			seen := map[string]bool{}
 			var hits []string
-			for _, e := range servicetest.OfKind(evs, event.KindLogin) {
+			for _, e := range logins {
 				l := e.Detail.(*event.Login)
 				if l.Method != tt.method {
 					t.Errorf("login method %q, want %q", l.Method, tt.method)
 				}
-				seen[l.User+"/"+l.Password] = true
+				guess, ok := guessOf(l, users, tt.passes)
+				if !ok {
+					t.Errorf("login %s/%s is none of hydra's guesses", l.User, l.Password)
+					continue
+				}
+				if seen[guess] {
+					t.Errorf("guess %s logged twice", guess)
+				}
+				seen[guess] = true
 				if l.Success {
-					hits = append(hits, l.User)
+					hits = append(hits, guess)
+				}
+				if l.Success != (guess == tt.hit) {
+					t.Errorf("login %s success %v", guess, l.Success)
 				}
 			}
-			if n := len(servicetest.OfKind(evs, event.KindLogin)); n != want || len(seen) != want || len(hits) != 1 || !strings.HasSuffix(hits[0], user) {
-				t.Errorf("%d login events, %d distinct, successes %v; want %d, %d, [%s]", n, len(seen), hits, want, want, user)
+			if n := len(logins); n < want-cutOff || n > want || len(hits) != 1 || hits[0] != tt.hit {
+				t.Errorf("%d login events (%d distinct guesses), successes %v; want %d to %d (hydra cut off %d), [%s]\n%s",
+					n, len(seen), hits, want-cutOff, want, cutOff, tt.hit, out)
 			}
 			greet(t, h)
 		})
 	}
+}
+
+// guessOf names the user/password guess a login event records. An NTLM
+// event's user is DOMAIN\user and its password the response in hashcat's
+// form, NetNTLMv1 (user::domain:lm:nt:challenge) or NetNTLMv2
+// (user::domain:challenge:ntproof:blob), which is matched to the
+// password it verifies against.
+func guessOf(l *event.Login, users, passes []string) (string, bool) {
+	user, pass := l.User, l.Password
+	if l.Method == "ntlm" {
+		if _, u, ok := strings.Cut(user, `\`); ok {
+			user = u
+		}
+		f := strings.Split(l.Password, ":")
+		if len(f) != 6 || f[0] != user {
+			return "", false
+		}
+		lm, ch, nt := f[3], f[5], f[4] // NetNTLMv1
+		if len(f[3]) == 16 {           // NetNTLMv2
+			lm, ch, nt = "", f[3], f[4]+f[5]
+		}
+		a := &sasl.Authenticate{User: f[0], Domain: f[2]}
+		var c []byte
+		var err [3]error
+		a.LMResponse, err[0] = hex.DecodeString(lm)
+		a.NTResponse, err[1] = hex.DecodeString(nt)
+		c, err[2] = hex.DecodeString(ch)
+		if err != [3]error{} || len(c) != 8 {
+			return "", false
+		}
+		pass = ""
+		for _, p := range passes {
+			// 0x00080000 is NTLMSSP_NEGOTIATE_EXTENDED_SESSIONSECURITY:
+			// Verify uses it only when the LM field is a client
+			// challenge, so a plain NTLMv1 response is checked as one.
+			if a.Verify(p, [8]byte(c), 0x00080000) {
+				pass = p
+				break
+			}
+		}
+	}
+	if !slices.Contains(users, user) || !slices.Contains(passes, pass) {
+		return "", false
+	}
+	return user + "/" + pass, true
 }
 
 // greet checks a new session is answered.

@@ -250,7 +250,9 @@ func runNmap(t *testing.T, h *servicetest.Harness, args ...string) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	args = append([]string{"-sV", "-Pn", "-n", "-p", strconv.Itoa(int(h.Addr.Port()))}, args...)
-	out, err := exec.CommandContext(ctx, bin, append(args, "127.0.0.1")...).CombinedOutput()
+	cmd := exec.CommandContext(ctx, bin, append(args, "127.0.0.1")...)
+	cmd.WaitDelay = 5 * time.Second // a killed client's children must not hold its pipes open
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("nmap: %v\n%s", err, out)
 	}

@@ -108,18 +108,28 @@ func netns(t *testing.T) (name, ip string) {
 	var rnd [4]byte
 	_, _ = rand.Read(rnd[:])
 	name = "smallpot-rpc-" + hex.EncodeToString(rnd[:])
-	if out, err := exec.Command(ip, "netns", "add", name).CombinedOutput(); err != nil {
+	if out, err := runIP(ip, "netns", "add", name); err != nil {
 		t.Skipf("cannot create a network namespace (%v): %s", err, out)
 	}
 	t.Cleanup(func() {
-		if out, err := exec.Command(ip, "netns", "delete", name).CombinedOutput(); err != nil {
+		if out, err := runIP(ip, "netns", "delete", name); err != nil {
 			t.Errorf("ip netns delete %s: %v: %s", name, err, out)
 		}
 	})
-	if out, err := exec.Command(ip, "-n", name, "link", "set", "lo", "up").CombinedOutput(); err != nil {
+	if out, err := runIP(ip, "-n", name, "link", "set", "lo", "up"); err != nil {
 		t.Fatalf("ip -n %s link set lo up: %v: %s", name, err, out)
 	}
 	return name, ip
+}
+
+// runIP runs ip with args, as exec's CombinedOutput does, bounded in
+// time.
+func runIP(ip string, args ...string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, ip, args...)
+	cmd.WaitDelay = 5 * time.Second // a killed client's children must not hold its pipes open
+	return cmd.CombinedOutput()
 }
 
 // nsServer is the helper process serving in a namespace.
@@ -140,7 +150,12 @@ func serveInNetns(t *testing.T, ip, ns, profile string) *nsServer {
 		t.Fatal(err)
 	}
 	s := &nsServer{events: filepath.Join(t.TempDir(), "events.jsonl")}
-	s.cmd = exec.Command(ip, "netns", "exec", ns, exe, "-test.run=^TestHelperServeInNetns$", "-test.count=1")
+	// Longer than the clients run against it (two nmap runs of up to 2
+	// minutes each); stop ends it sooner.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	t.Cleanup(cancel)
+	s.cmd = exec.CommandContext(ctx, ip, "netns", "exec", ns, exe, "-test.run=^TestHelperServeInNetns$", "-test.count=1")
+	s.cmd.WaitDelay = 5 * time.Second // a killed helper's children must not hold its pipes open
 	s.cmd.Env = append(os.Environ(), helperProfileEnv+"="+profile, helperEventsEnv+"="+s.events)
 	s.cmd.Stderr = &s.stderr
 	if s.stdin, err = s.cmd.StdinPipe(); err != nil {
@@ -220,7 +235,9 @@ func inNetns(t *testing.T, ip, ns string, timeout time.Duration, args ...string)
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, ip, append([]string{"netns", "exec", ns}, args...)...).CombinedOutput()
+	cmd := exec.CommandContext(ctx, ip, append([]string{"netns", "exec", ns}, args...)...)
+	cmd.WaitDelay = 5 * time.Second // a killed client's children must not hold its pipes open
+	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
 

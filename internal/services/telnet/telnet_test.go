@@ -338,6 +338,7 @@ func TestHydra(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, hydra, "-I", "-L", "users", "-P", "passes", "-t", "4", "-s", strconv.Itoa(int(h.Addr.Port())),
 		"127.0.0.1", "telnet")
+	cmd.WaitDelay = 5 * time.Second // a killed client's children must not hold its pipes open
 	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -417,7 +418,9 @@ func runNmap(t *testing.T, profile string) string {
 	h := servicetest.Start(t, "telnet", s, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, bin, "-sV", "-Pn", "-n", "-p", strconv.Itoa(int(h.Addr.Port())), "127.0.0.1").CombinedOutput()
+	cmd := exec.CommandContext(ctx, bin, "-sV", "-Pn", "-n", "-p", strconv.Itoa(int(h.Addr.Port())), "127.0.0.1")
+	cmd.WaitDelay = 5 * time.Second // a killed client's children must not hold its pipes open
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("nmap: %v\n%s", err, out)
 	}

@@ -130,11 +130,11 @@ func netns(t *testing.T) (name, ip string) {
 	var rnd [4]byte
 	_, _ = rand.Read(rnd[:])
 	name = "smallpot-upnp-" + hex.EncodeToString(rnd[:])
-	if out, err := exec.Command(ip, "netns", "add", name).CombinedOutput(); err != nil {
+	if out, err := runIP(ip, "netns", "add", name); err != nil {
 		t.Skipf("cannot create a network namespace (%v): %s", err, out)
 	}
 	t.Cleanup(func() {
-		if out, err := exec.Command(ip, "netns", "delete", name).CombinedOutput(); err != nil {
+		if out, err := runIP(ip, "netns", "delete", name); err != nil {
 			t.Errorf("ip netns delete %s: %v: %s", name, err, out)
 		}
 	})
@@ -143,11 +143,21 @@ func netns(t *testing.T) (name, ip string) {
 		{"link", "set", "lo", "multicast", "on"},
 		{"route", "add", "239.0.0.0/8", "dev", "lo"},
 	} {
-		if out, err := exec.Command(ip, append([]string{"-n", name}, args...)...).CombinedOutput(); err != nil {
+		if out, err := runIP(ip, append([]string{"-n", name}, args...)...); err != nil {
 			t.Fatalf("ip -n %s %v: %v: %s", name, args, err, out)
 		}
 	}
 	return name, ip
+}
+
+// runIP runs ip with args, as exec's CombinedOutput does, bounded in
+// time.
+func runIP(ip string, args ...string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, ip, args...)
+	cmd.WaitDelay = 5 * time.Second // a killed client's children must not hold its pipes open
+	return cmd.CombinedOutput()
 }
 
 // TestUpnpcDiscovery: upnpc finds each persona's gateway by multicast
@@ -200,7 +210,9 @@ func TestUpnpcDiscovery(t *testing.T) {
 				t.Fatal("helper not ready")
 			}
 			run := func(args ...string) string {
-				out, err := exec.CommandContext(ctx, ip, append([]string{"netns", "exec", ns, upnpc, "-m", "lo"}, args...)...).CombinedOutput()
+				cmd := exec.CommandContext(ctx, ip, append([]string{"netns", "exec", ns, upnpc, "-m", "lo"}, args...)...)
+				cmd.WaitDelay = 5 * time.Second // a killed client's children must not hold its pipes open
+				out, err := cmd.CombinedOutput()
 				if err != nil {
 					t.Fatalf("upnpc %v: %v\n%s", args, err, out)
 				}

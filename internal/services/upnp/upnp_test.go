@@ -354,7 +354,9 @@ func TestUpnpc(t *testing.T) {
 			run := func(args ...string) string {
 				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 				defer cancel()
-				out, err := exec.CommandContext(ctx, "upnpc", append([]string{"-u", url}, args...)...).CombinedOutput()
+				cmd := exec.CommandContext(ctx, "upnpc", append([]string{"-u", url}, args...)...)
+				cmd.WaitDelay = 5 * time.Second // a killed client's children must not hold its pipes open
+				out, err := cmd.CombinedOutput()
 				if err != nil {
 					t.Fatalf("upnpc %v: %v\n%s", args, err, out)
 				}
@@ -518,7 +520,9 @@ func TestNmap(t *testing.T) {
 			h := servicetest.Start(t, "upnp", tcpOnly{newTestServer(t, tt.profile, nil)}, nil)
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()
-			out, err := exec.CommandContext(ctx, "nmap", "-sV", "-Pn", "-n", "-p", strconv.Itoa(int(h.Addr.Port())), "127.0.0.1").CombinedOutput()
+			cmd := exec.CommandContext(ctx, "nmap", "-sV", "-Pn", "-n", "-p", strconv.Itoa(int(h.Addr.Port())), "127.0.0.1")
+			cmd.WaitDelay = 5 * time.Second // a killed client's children must not hold its pipes open
+			out, err := cmd.CombinedOutput()
 			if err != nil {
 				t.Fatalf("nmap: %v\n%s", err, out)
 			}
