@@ -329,8 +329,13 @@ func (s *Server) ServeTCP(ctx context.Context, sess *service.Session) {
 			ans.logins = append([]*event.Login{l}, ans.logins...)
 		}
 		s.record(sess, req, &ans)
+		last := !ans.hold && (err != nil || ans.close || req.Malformed != "" || n >= s.cfg.MaxRequests)
 		if len(ans.out) > 0 {
-			if _, werr := sess.Write(ans.out); werr != nil {
+			write := sess.Write
+			if last {
+				write = sess.WriteLast // the response goes with the FIN
+			}
+			if _, werr := write(ans.out); werr != nil {
 				return
 			}
 		}
@@ -338,7 +343,7 @@ func (s *Server) ServeTCP(ctx context.Context, sess *service.Session) {
 			s.hold(ctx, sess)
 			return
 		}
-		if err != nil || ans.close || req.Malformed != "" || n >= s.cfg.MaxRequests {
+		if last {
 			return
 		}
 	}
