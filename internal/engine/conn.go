@@ -32,9 +32,6 @@ type conn struct {
 	// Deadlines the handler set for itself (zero: none). The engine's
 	// idle timeout and the session's end still apply on top of them.
 	ownRead, ownWrite time.Time
-	// corked: bytes written by WriteLast may wait in the kernel for the
-	// FIN that CloseWrite sends.
-	corked bool
 }
 
 // past is a deadline that has always passed: I/O fails at once.

@@ -413,13 +413,6 @@ func (e *Engine) connected(s *tcpSession) {
 // its close event: whoever sees that event may connect again at once.
 func (e *Engine) end(s *tcpSession, done runResult) {
 	c := &s.conn
-	if c.corked {
-		// The last bytes and the FIN go together now; a close alone
-		// would drop them for a reset if unread bytes were waiting.
-		if tc, ok := c.Conn.(*net.TCPConn); ok {
-			_ = tc.CloseWrite()
-		}
-	}
 	_ = c.Close()
 	e.release(s)
 	s.sess.Release()

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/smallpot/smallpot/internal/config"
 	"github.com/smallpot/smallpot/internal/event"
 	"github.com/smallpot/smallpot/internal/service"
 	"github.com/smallpot/smallpot/internal/transcript"
@@ -603,71 +602,5 @@ func TestClientFirst(t *testing.T) {
 	}
 	if _, cl := r.closeOf(t, silent); cl.Reason != event.ReasonIdle {
 		t.Errorf("silent client: reason %q; want %q", cl.Reason, event.ReasonIdle)
-	}
-}
-
-// TestWriteLast: the last bytes reach the client whole, with the end of
-// the stream, also when the client sent bytes the handler never read (a
-// close alone would then reset the connection and drop bytes still held
-// back); they count and are kept as Write's are; the budget holds.
-func TestWriteLast(t *testing.T) {
-	for _, tc := range []struct {
-		name   string
-		size   int
-		unread bool
-		budget int64
-	}{
-		{"small", 1787, false, 0},
-		{"unread-input", 1787, true, 0},
-		// More than the socket buffers hold: the rest goes out after
-		// the handler has returned. (With unread input the close would
-		// reset the connection and drop what is still unsent, with
-		// Write too: TCP's rule, not WriteLast's.)
-		{"large", 300 << 10, false, 0},
-		{"budget", 5000, false, 1000},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			lim := limits()
-			if tc.budget > 0 {
-				lim.MaxBytesOut = config.ByteSize(tc.budget)
-			}
-			want := bytes.Repeat([]byte("0123456789abcdef"), tc.size/16+1)[:tc.size]
-			res := make(chan error, 1)
-			r := serve(t, lim, service.HandlerFunc(func(ctx context.Context, s *service.Session) {
-				line, err := s.Reader().ReadLine(64)
-				if err != nil || string(line) != "hello" {
-					res <- fmt.Errorf("read %q, %v", line, err)
-					return
-				}
-				_, err = s.WriteLast(want)
-				res <- err
-			}), nil, 0)
-			c := dial(t, r.tcp)
-			msg := "hello\r\n"
-			if tc.unread {
-				msg += strings.Repeat("unread ", 1000)
-			}
-			if _, err := c.Write([]byte(msg)); err != nil {
-				t.Fatal(err)
-			}
-			got := readAll(t, c)
-			err := recv(t, res, "the handler")
-			wantN := int64(tc.size)
-			if tc.budget > 0 {
-				wantN = tc.budget
-				if !errors.Is(err, service.ErrBudget) {
-					t.Errorf("WriteLast: %v; want service.ErrBudget", err)
-				}
-			} else if err != nil {
-				t.Errorf("WriteLast: %v", err)
-			}
-			if !bytes.Equal(got, want[:wantN]) {
-				t.Errorf("client got %d bytes; want the %d written", len(got), wantN)
-			}
-			_, cl := r.closeOf(t, c)
-			if cl.BytesOut != wantN || cl.TranscriptOut != min(wantN, int64(lim.Transcript)) {
-				t.Errorf("close: bytes_out %d, transcript_out %d; want %d", cl.BytesOut, cl.TranscriptOut, wantN)
-			}
-		})
 	}
 }

@@ -127,18 +127,6 @@ func (s *Session) Reader() *Reader { return &s.rd }
 // Write sends bytes to the client.
 func (s *Session) Write(p []byte) (int, error) { return s.conn.Write(p) }
 
-// WriteLast sends the session's last bytes: the handler returns right
-// after it, and the connection closes. Where the engine can, the bytes
-// leave with the connection's FIN in one segment (a packet, and on
-// loopback its delivery, saved per session). A handler that may go on
-// after it (a tarpit holding the connection) must use Write.
-func (s *Session) WriteLast(p []byte) (int, error) {
-	if lw, ok := s.conn.(interface{ WriteLast([]byte) (int, error) }); ok {
-		return lw.WriteLast(p)
-	}
-	return s.conn.Write(p)
-}
-
 // WriteString sends a string to the client.
 func (s *Session) WriteString(str string) (int, error) { return s.conn.Write([]byte(str)) }
 

@@ -329,13 +329,8 @@ func (s *Server) ServeTCP(ctx context.Context, sess *service.Session) {
 			ans.logins = append([]*event.Login{l}, ans.logins...)
 		}
 		s.record(sess, req, &ans)
-		last := !ans.hold && (err != nil || ans.close || req.Malformed != "" || n >= s.cfg.MaxRequests)
 		if len(ans.out) > 0 {
-			write := sess.Write
-			if last {
-				write = sess.WriteLast // the response goes with the FIN
-			}
-			if _, werr := write(ans.out); werr != nil {
+			if _, werr := sess.Write(ans.out); werr != nil {
 				return
 			}
 		}
@@ -343,7 +338,7 @@ func (s *Server) ServeTCP(ctx context.Context, sess *service.Session) {
 			s.hold(ctx, sess)
 			return
 		}
-		if last {
+		if err != nil || ans.close || req.Malformed != "" || n >= s.cfg.MaxRequests {
 			return
 		}
 	}
