@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,15 +16,27 @@ import (
 
 // The schema, one numbered file per step: NNNN_name.sql, numbered from 1
 // without gaps. A file once released is never edited; a change is a new
-// file.
+// file. A step that moves data has a Go part too (goSteps), run after its
+// SQL in the same transaction.
 //
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
+
+// goSteps are the Go parts of the steps that have one, by version.
+var goSteps = map[int]func(ctx context.Context, tx *sql.Tx, env migrateEnv) error{
+	3: moveEventsToLog,
+}
+
+// migrateEnv is what a Go step may use besides the database.
+type migrateEnv struct {
+	events *os.File // the events log, open for writing
+}
 
 type migration struct {
 	version int
 	name    string
 	sql     string
+	step    func(ctx context.Context, tx *sql.Tx, env migrateEnv) error
 }
 
 // loadMigrations reads the embedded migrations in order.
@@ -44,7 +57,7 @@ func loadMigrations(fsys fs.FS) ([]migration, error) {
 		if err != nil {
 			return nil, err
 		}
-		ms = append(ms, migration{version: v, name: label, sql: string(b)})
+		ms = append(ms, migration{version: v, name: label, sql: string(b), step: goSteps[v]})
 	}
 	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
 	for i, m := range ms {
@@ -64,15 +77,15 @@ const createMigrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
 // migrate applies the embedded migrations db has not seen yet, each in
 // its own (immediate) transaction, so two processes opening the same new
 // file at once apply each step once.
-func migrate(ctx context.Context, db *sql.DB, log *slog.Logger) error {
+func migrate(ctx context.Context, db *sql.DB, log *slog.Logger, events *os.File) error {
 	ms, err := loadMigrations(migrationFiles)
 	if err != nil {
 		return fmt.Errorf("sqlite: %w", err)
 	}
-	return applyMigrations(ctx, db, log, ms)
+	return applyMigrations(ctx, db, log, ms, migrateEnv{events: events})
 }
 
-func applyMigrations(ctx context.Context, db *sql.DB, log *slog.Logger, ms []migration) error {
+func applyMigrations(ctx context.Context, db *sql.DB, log *slog.Logger, ms []migration, env migrateEnv) error {
 	if _, err := db.ExecContext(ctx, createMigrationsTable); err != nil {
 		return fmt.Errorf("sqlite: schema_migrations: %w", err)
 	}
@@ -99,6 +112,11 @@ func applyMigrations(ctx context.Context, db *sql.DB, log *slog.Logger, ms []mig
 			m := ms[cur]
 			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 				return false, fmt.Errorf("migration %04d_%s: %w", m.version, m.name, err)
+			}
+			if m.step != nil {
+				if err := m.step(ctx, tx, env); err != nil {
+					return false, fmt.Errorf("migration %04d_%s: %w", m.version, m.name, err)
+				}
 			}
 			if _, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
 				m.version, m.name, time.Now().UnixNano()); err != nil {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 	"time"
@@ -16,60 +15,14 @@ import (
 )
 
 // Events returns the newest f.Limit events matching f (all when Limit is
-// 0), oldest first, each as the JSON the pipeline encoded.
+// 0), oldest first, each as the JSON the pipeline encoded. Events of the
+// same time come in the order written.
 func (d *DB) Events(ctx context.Context, f store.EventFilter) ([]json.RawMessage, error) {
-	q, args := eventsQuery(f)
-	rows, err := d.db.QueryContext(ctx, q, args...)
+	out, err := d.events(ctx, f)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: events: %w", err)
 	}
-	defer rows.Close()
-	var out []json.RawMessage
-	for rows.Next() {
-		var b []byte
-		if err := rows.Scan(&b); err != nil {
-			return nil, fmt.Errorf("sqlite: events: %w", err)
-		}
-		out = append(out, json.RawMessage(b))
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: events: %w", err)
-	}
 	return out, nil
-}
-
-// rareKinds is the WHERE term of the events_kind index, repeated in a
-// query so that SQLite may use the index (it does not infer it from
-// kind = ?).
-const rareKinds = "kind NOT IN ('connect', 'close')"
-
-func eventsQuery(f store.EventFilter) (string, []any) {
-	var where []string
-	var args []any
-	for _, c := range []struct{ col, val string }{
-		{"session", f.Session}, {"kind", f.Kind}, {"service", f.Service},
-	} {
-		if c.val != "" {
-			where = append(where, c.col+" = ?")
-			args = append(args, c.val)
-		}
-	}
-	// A session's few events come from its index; a rare kind's from
-	// the kind index; everything else from the table in time order.
-	if f.Session == "" && f.Kind != "" && f.Kind != string(event.KindConnect) && f.Kind != string(event.KindClose) {
-		where = append(where, rareKinds)
-	}
-	cond := ""
-	if len(where) > 0 {
-		cond = " WHERE " + strings.Join(where, " AND ")
-	}
-	// time is the rowid and ends every index entry, so neither order
-	// sorts the table (a session's events are sorted: there are few).
-	if f.Limit <= 0 {
-		return "SELECT json FROM events" + cond + " ORDER BY time", args
-	}
-	return "SELECT json FROM (SELECT json, time FROM events" + cond +
-		" ORDER BY time DESC LIMIT ?) ORDER BY time", append(args, f.Limit)
 }
 
 const sampleColumns = `s.sha256, s.md5, s.sha1, s.size, s.first_seen, s.last_seen, s.count, s.first_source,
@@ -155,16 +108,23 @@ func (d *DB) Session(ctx context.Context, id string) (store.SessionRow, error) {
 	if id == "" {
 		return r, fmt.Errorf("sqlite: session %q: %w", id, store.ErrNotFound)
 	}
-	var js []byte
-	var off, n sql.NullInt64
-	err := d.db.QueryRowContext(ctx, `SELECT e.json, t.offset, t.length FROM events e
-		LEFT JOIN transcripts t ON t.session = e.session
-		WHERE e.session = ? AND e.kind = 'close' ORDER BY e.time DESC LIMIT 1`, id).Scan(&js, &off, &n)
+	var off, n, trOff, trN int64
+	err := d.db.QueryRowContext(ctx, `SELECT close_offset, close_length, transcript_offset, transcript_length
+		FROM sessions WHERE id = ?`, id).Scan(&off, &n, &trOff, &trN)
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, fmt.Errorf("sqlite: session %s: %w", id, store.ErrNotFound)
 	}
 	if err != nil {
 		return r, fmt.Errorf("sqlite: session %s: %w", id, err)
+	}
+	lf, err := d.openLog(eventsPath(d.path), d.evFile)
+	if err != nil {
+		return r, fmt.Errorf("sqlite: session %s: %w", id, err)
+	}
+	defer lf.close()
+	js, err := lf.readLine(off, n)
+	if err != nil {
+		return r, fmt.Errorf("sqlite: session %s: close event: %w", id, err)
 	}
 	var e event.Event
 	if err := e.UnmarshalJSON(js); err != nil {
@@ -180,8 +140,8 @@ func (d *DB) Session(ctx context.Context, id string) (store.SessionRow, error) {
 	r.EndTime = e.Time.UTC()
 	r.StartTime = r.EndTime.Add(-time.Duration(c.DurationMS) * time.Millisecond)
 	r.DurationMS, r.BytesIn, r.BytesOut, r.Reason = c.DurationMS, c.BytesIn, c.BytesOut, c.Reason
-	if off.Valid && n.Valid && n.Int64 > 0 {
-		if r.Transcript, err = d.readTranscript(off.Int64, n.Int64); err != nil {
+	if trN > 0 {
+		if r.Transcript, err = d.readTranscript(trOff, trN); err != nil {
 			return r, fmt.Errorf("sqlite: session %s: %w", id, err)
 		}
 	}
@@ -194,20 +154,17 @@ const maxTranscript = 1 << 30
 
 // readTranscript reads n bytes at off from the transcripts file.
 func (d *DB) readTranscript(off, n int64) ([]byte, error) {
-	if off < 0 || n < 0 || n > maxTranscript {
+	if n > maxTranscript {
 		return nil, fmt.Errorf("transcript at %d of %d bytes: out of range", off, n)
 	}
-	f := d.trFile
-	if f == nil {
-		var err error
-		if f, err = os.Open(transcriptsPath(d.path)); err != nil {
-			return nil, fmt.Errorf("transcript: %w", err)
-		}
-		defer f.Close()
+	lf, err := d.openLog(transcriptsPath(d.path), d.trFile)
+	if err != nil {
+		return nil, fmt.Errorf("transcript: %w", err)
 	}
-	b := make([]byte, n)
-	if _, err := f.ReadAt(b, off); err != nil {
-		return nil, fmt.Errorf("transcript at %d of %d bytes: %w", off, n, err)
+	defer lf.close()
+	b, err := lf.read(off, n)
+	if err != nil {
+		return nil, fmt.Errorf("transcript: %w", err)
 	}
 	return b, nil
 }

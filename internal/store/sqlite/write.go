@@ -6,18 +6,19 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
+	"time"
 	"unsafe"
 
 	"github.com/smallpot/smallpot/internal/event"
 	"github.com/smallpot/smallpot/internal/pipeline"
 )
 
-// chunks are the row counts of the multi-row INSERT statements a batch is
-// cut into, largest first: one statement per 256 events costs far less
-// than 256 statements (the table and its indexes are opened once, and
-// the statement journal keeps each page it changes once).
-var chunks = [...]int{256, 64, 16, 4, 1}
+// chunks are the row counts of the multi-row INSERT statements a batch's
+// sessions are cut into, largest first: one statement per 256 rows costs
+// far less than 256 statements, and powers of two cut any count into few.
+var chunks = [...]int{256, 128, 64, 32, 16, 8, 4, 2, 1}
 
 // multiInsert is one INSERT statement prepared for each chunk size.
 type multiInsert struct {
@@ -25,11 +26,12 @@ type multiInsert struct {
 	stmts [len(chunks)]*sql.Stmt
 }
 
-func (m *multiInsert) prepare(ctx context.Context, db *sql.DB, head string, cols int) error {
+// prepare prepares head VALUES (...), (...) tail for each chunk size.
+func (m *multiInsert) prepare(ctx context.Context, db *sql.DB, head, tail string, cols int) error {
 	m.cols = cols
 	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", cols), ", ") + ")"
 	for i, n := range chunks {
-		st, err := db.PrepareContext(ctx, head+" VALUES "+strings.TrimSuffix(strings.Repeat(row+", ", n), ", "))
+		st, err := db.PrepareContext(ctx, head+" VALUES "+strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")+tail)
 		if err != nil {
 			return err
 		}
@@ -38,34 +40,25 @@ func (m *multiInsert) prepare(ctx context.Context, db *sql.DB, head string, cols
 	return nil
 }
 
-// exec inserts the rows whose values are laid end to end in args, and
-// returns how many were inserted (not ignored).
-func (m *multiInsert) exec(ctx, sctx context.Context, tx *sql.Tx, args []any) (int64, error) {
+// exec inserts the rows whose values are laid end to end in args.
+func (m *multiInsert) exec(ctx, sctx context.Context, tx *sql.Tx, args []any) error {
 	rows := len(args) / m.cols
-	var inserted int64
 	for off := 0; off < rows; {
 		if err := ctx.Err(); err != nil {
-			return inserted, err
+			return err
 		}
 		i := 0
 		for chunks[i] > rows-off {
 			i++
 		}
 		n := chunks[i]
-		res, err := tx.StmtContext(sctx, m.stmts[i]).ExecContext(sctx, args[off*m.cols:(off+n)*m.cols]...)
-		if err != nil {
-			return inserted, err
-		}
-		if k, err := res.RowsAffected(); err == nil {
-			inserted += k
+		if _, err := tx.StmtContext(sctx, m.stmts[i]).ExecContext(sctx, args[off*m.cols:(off+n)*m.cols]...); err != nil {
+			return err
 		}
 		off += n
 	}
-	return inserted, nil
+	return nil
 }
-
-// one is the statement that inserts a single row.
-func (m *multiInsert) one() *sql.Stmt { return m.stmts[len(m.stmts)-1] }
 
 func (m *multiInsert) close() error {
 	var first error
@@ -79,15 +72,36 @@ func (m *multiInsert) close() error {
 	return first
 }
 
-const insertEventHead = `INSERT OR IGNORE INTO events (time, id, session, service, kind, json)`
+const insertBlockSQL = `INSERT OR IGNORE INTO event_blocks
+	(first_time, last_time, count, kinds, offset, length, dir) VALUES (?, ?, ?, ?, ?, ?, ?)`
 
-const eventCols = 6
+// A session's row is written with its close event. Should a second close
+// of the same session come (a sensor's bug), the later one is the
+// session's, the end is the later of both, and a transcript already
+// stored is kept unless the later close has one.
+const insertSessionHead = `INSERT INTO sessions
+	(id, end_time, service, src_ip, close_offset, close_length, transcript_offset, transcript_length)`
 
-const eventExistsSQL = `SELECT 1 FROM events WHERE session = ? AND id = ?`
+const insertSessionTail = ` ON CONFLICT (id) DO UPDATE SET
+	end_time = max(end_time, excluded.end_time),
+	service = excluded.service,
+	src_ip = excluded.src_ip,
+	close_offset = excluded.close_offset,
+	close_length = excluded.close_length,
+	transcript_offset = CASE WHEN excluded.transcript_length > 0 THEN excluded.transcript_offset ELSE transcript_offset END,
+	transcript_length = CASE WHEN excluded.transcript_length > 0 THEN excluded.transcript_length ELSE transcript_length END`
 
-const insertTranscriptHead = `INSERT OR IGNORE INTO transcripts (session, offset, length)`
+const sessionCols = 8
 
-const transcriptCols = 3
+// An analyzer's event about a session already closed moves its end on.
+const lateSessionSQL = `UPDATE sessions SET end_time = ?2 WHERE id = ?1 AND end_time < ?2`
+
+const logEndsSQL = `SELECT events, transcripts FROM log_ends WHERE id = 1`
+
+// growLogsSQL moves the logs' ends on by a batch's bytes and returns
+// where the batch starts.
+const growLogsSQL = `UPDATE log_ends SET events = events + ?1, transcripts = transcripts + ?2 WHERE id = 1
+	RETURNING events - ?1, transcripts - ?2`
 
 // A sighting older than the first one known (events may arrive out of
 // order from a fleet) moves first_seen and first_source back. The SET
@@ -107,10 +121,97 @@ const insertSightingSQL = `INSERT OR IGNORE INTO sample_sightings
 	(event_id, sha256, session, time, service, src_ip, source, name)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 
-// Write implements pipeline.Sink: the whole batch in one transaction.
-// Every insert is keyed, so a batch sent again changes nothing: events by
-// session and id, transcripts by session id, sightings by event id — and
-// a sample is counted only when its sighting is new.
+// lateWindow: an analyzer's event (a detection, an alert, a fetch) about
+// a session is stamped when the analyzer runs, possibly after the
+// session's close was written. One stamped more than lateWindow after the
+// session's start moves the end of its sessions row on (an UPDATE: such
+// events are few, as most sessions are short and most analyzers run as
+// the event passes); the queries of a session's events look lateWindow
+// past its end for the others.
+const lateWindow = 5 * time.Second
+
+// maxPending bounds the sessions whose late analyzer events wait for the
+// session's close; beyond it they are forgotten (and queries find those
+// events only when within lateWindow of the close).
+const maxPending = 1 << 14
+
+// blockRow is one block of a batch, ready to insert.
+type blockRow struct {
+	first, last  int64
+	count        int
+	kinds        uint64
+	off, length  int64 // in the batch's bytes
+	dirOff, dirN int   // in the batch's directories
+}
+
+// sessionRow is one close event of a batch.
+type sessionRow struct {
+	id, service    string
+	end            int64
+	ipOff, ipN     int   // its source address in the batch's ipBuf
+	evOff, evN     int64 // its line, in the batch's bytes
+	trOff, trN     int64 // its transcript, in the batch's transcripts
+	pendingCleared bool
+}
+
+// lateEvent is an analyzer's event stamped late in its session.
+type lateEvent struct {
+	session string
+	time    int64
+}
+
+// writeBuf is what Write builds before its transaction, kept between
+// batches.
+type writeBuf struct {
+	ev     []byte // the events' lines
+	tr     []byte // the transcripts
+	dirs   []byte // the blocks' directories
+	ipBuf  []byte
+	bb     blockBuilder
+	blocks []blockRow
+	sess   []sessionRow
+	late   []lateEvent
+	args   []any
+	order  []int32
+}
+
+// maxKeptBuf bounds the buffers kept between batches.
+const maxKeptBuf = 4 << 20
+
+func (w *writeBuf) reset() {
+	keep := func(b []byte) []byte {
+		if cap(b) > maxKeptBuf {
+			return nil
+		}
+		return b[:0]
+	}
+	w.ev, w.tr, w.dirs, w.ipBuf = keep(w.ev), keep(w.tr), keep(w.dirs), keep(w.ipBuf)
+	clear(w.sess)
+	clear(w.late)
+	clear(w.args)
+	w.blocks, w.sess, w.late, w.args = w.blocks[:0], w.sess[:0], w.late[:0], w.args[:0]
+	w.bb.reset()
+}
+
+// endBlock closes the block being built, if any.
+func (w *writeBuf) endBlock() {
+	bb := &w.bb
+	if len(bb.ents) == 0 {
+		return
+	}
+	off := int64(len(w.ev)) - bb.length
+	start := len(w.dirs)
+	w.dirs = bb.encode(w.dirs, bb.first)
+	w.blocks = append(w.blocks, blockRow{first: bb.first, last: bb.last, count: len(bb.ents), kinds: bb.kinds,
+		off: off, length: bb.length, dirOff: start, dirN: len(w.dirs) - start})
+	bb.reset()
+}
+
+// Write implements pipeline.Sink: the batch's events are appended to the
+// events file, its transcripts to theirs, and the rows that index them
+// (and the samples) written in one transaction. A batch whose
+// transaction fails leaves nothing a query sees; sent again, it is
+// stored once.
 func (d *DB) Write(ctx context.Context, batch []pipeline.Record) error {
 	if d.readOnly {
 		return ErrReadOnly
@@ -123,78 +224,156 @@ func (d *DB) Write(ctx context.Context, batch []pipeline.Record) error {
 	}
 	d.writeMu.Lock()
 	defer d.writeMu.Unlock()
-	// The argument slices are kept between batches; the values in them
-	// are dropped once the batch is written.
-	evArgs, trArgs, trBuf := d.evArgs[:0], d.trArgs[:0], d.trBuf[:0]
-	defer func() {
-		clear(evArgs)
-		clear(trArgs)
-		d.evArgs, d.trArgs = evArgs[:0], trArgs[:0]
-		if cap(trBuf) <= maxKeptTranscripts {
-			d.trBuf = trBuf[:0]
-		} else {
-			d.trBuf = nil
-		}
-	}()
+	w := &d.wb
+	w.reset()
+	defer w.reset() // drops the batch's strings
 	var samples []*event.Event
 	for _, r := range batch {
 		e := r.Event
 		if e == nil {
 			continue
 		}
-		evArgs = append(evArgs, e.Time.UnixNano(), e.ID, e.Session, e.Service, string(e.Kind), jsonText(r.JSON))
+		t := e.Time.UnixNano()
+		n := len(r.JSON)
+		if w.bb.full(n) {
+			w.endBlock()
+		}
+		evOff := int64(len(w.ev))
+		w.ev = append(w.ev, r.JSON...)
+		w.ev = append(w.ev, '\n')
+		bit := w.bb.add(t, e.Kind, e.Service, e.Session, n)
 		switch det := e.Detail.(type) {
 		case *event.Close:
 			if e.Session == "" {
-				continue
+				break
 			}
+			s := sessionRow{id: e.Session, service: e.Service, end: t, evOff: evOff, evN: int64(n)}
 			if blob := det.Blob(); len(blob) > 0 {
-				// The offset is relative to the batch's until the
-				// file's end is known.
-				trArgs = append(trArgs, e.Session, int64(len(trBuf)), int64(len(blob)))
-				trBuf = append(trBuf, blob...)
+				s.trOff, s.trN = int64(len(w.tr)), int64(len(blob))
+				w.tr = append(w.tr, blob...)
 			}
+			if e.Src.IsValid() {
+				s.ipOff = len(w.ipBuf)
+				w.ipBuf = e.Src.Addr().Unmap().AppendTo(w.ipBuf)
+				s.ipN = len(w.ipBuf) - s.ipOff
+			}
+			if len(d.pending) > 0 {
+				if p, ok := d.pending[e.Session]; ok {
+					s.end = max(s.end, p)
+					s.pendingCleared = true
+				}
+			}
+			w.sess = append(w.sess, s)
 		case *event.Sample:
 			if det.SHA256 != "" {
 				samples = append(samples, e)
 			}
 		}
+		if 1<<bit&stageKinds != 0 && e.Session != "" {
+			if start, ok := sessionStart(e.Session); !ok || t-start > int64(lateWindow) {
+				w.late = append(w.late, lateEvent{e.Session, t})
+			}
+		}
 	}
+	w.endBlock()
+	if err := d.commit(ctx, w, samples); err != nil {
+		return err
+	}
+	// Committed: the late events of sessions not closed yet wait for
+	// their close; those of the sessions closed now are done.
+	for _, s := range w.sess {
+		if s.pendingCleared {
+			delete(d.pending, s.id)
+		}
+	}
+	for _, l := range w.late {
+		if len(d.pending) >= maxPending {
+			clear(d.pending)
+		}
+		if p, ok := d.pending[l.session]; !ok || l.time > p {
+			d.pending[l.session] = l.time
+		}
+	}
+	return nil
+}
 
+// commit writes w in one transaction: the files first (at their
+// committed ends, under the transaction's write lock), then the rows that
+// refer to them, so that a committed row never refers to bytes not
+// written. A failure before the commit cuts the files back.
+func (d *DB) commit(ctx context.Context, w *writeBuf, samples []*event.Event) (err error) {
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlite: begin: %w", err)
 	}
-	defer func() { _ = tx.Rollback() }()
 	// The statements run under a context that is never cancelled: the
 	// driver watches a cancellable context with a goroutine per statement,
 	// too dear on this path. The batch's context is checked between
 	// statements instead and ends the transaction.
 	sctx := context.WithoutCancel(ctx)
-	if len(trBuf) > 0 {
-		// Under the transaction's write lock, the file's end is this
-		// batch's to write at.
-		end, err := d.appendTranscripts(trBuf)
-		if err != nil {
-			return err
+	var evEnd, trEnd int64
+	wrote := false
+	committed := false
+	defer func() {
+		if committed {
+			return
 		}
-		for i := 1; i < len(trArgs); i += transcriptCols {
-			trArgs[i] = trArgs[i].(int64) + end
+		if wrote {
+			// Still under the write lock: no other writer has appended.
+			if terr := errors.Join(d.evFile.Truncate(evEnd), d.trFile.Truncate(trEnd)); terr != nil {
+				d.log.Warn("sqlite: cutting back the logs of a failed batch", "err", terr)
+			}
+		}
+		_ = tx.Rollback()
+	}()
+	if err := tx.StmtContext(sctx, d.growLogs).QueryRowContext(sctx, int64(len(w.ev)), int64(len(w.tr))).Scan(&evEnd, &trEnd); err != nil {
+		return fmt.Errorf("sqlite: log ends: %w", err)
+	}
+	wrote = true
+	if _, err := d.evFile.WriteAt(w.ev, evEnd); err != nil {
+		return fmt.Errorf("sqlite: events file: %w", err)
+	}
+	if len(w.tr) > 0 {
+		if _, err := d.trFile.WriteAt(w.tr, trEnd); err != nil {
+			return fmt.Errorf("sqlite: transcripts file: %w", err)
 		}
 	}
-	inserted, err := d.insEvents.exec(ctx, sctx, tx, evArgs)
-	if err != nil {
-		return fmt.Errorf("sqlite: events: %w", err)
-	}
-	if inserted < int64(len(evArgs)/eventCols) {
-		// Some were ignored: sent again, or at a nanosecond another
-		// event has.
-		if err := d.placeIgnored(sctx, tx, evArgs); err != nil {
-			return fmt.Errorf("sqlite: events: %w", err)
+	ins := tx.StmtContext(sctx, d.insBlock)
+	for i := range w.blocks {
+		if err := insertBlock(sctx, ins, w, &w.blocks[i], evEnd); err != nil {
+			return fmt.Errorf("sqlite: event block: %w", err)
 		}
 	}
-	if _, err := d.insTranscripts.exec(ctx, sctx, tx, trArgs); err != nil {
-		return fmt.Errorf("sqlite: transcripts: %w", err)
+	// In id order, each row lands after the last: UUIDv7s sort by start,
+	// so the rows fill the table's last pages instead of splitting pages
+	// here and there.
+	order := w.order[:0]
+	for i := range w.sess {
+		order = append(order, int32(i))
+	}
+	w.order = order
+	slices.SortFunc(order, func(a, b int32) int { return strings.Compare(w.sess[a].id, w.sess[b].id) })
+	args := w.args[:0]
+	for _, i := range order {
+		s := &w.sess[i]
+		var trOff int64
+		if s.trN > 0 {
+			trOff = trEnd + s.trOff
+		}
+		args = append(args, s.id, s.end, s.service, bytesText(w.ipBuf[s.ipOff:s.ipOff+s.ipN]),
+			evEnd+s.evOff, s.evN, trOff, s.trN)
+	}
+	w.args = args
+	if err := d.insSessions.exec(ctx, sctx, tx, args); err != nil {
+		return fmt.Errorf("sqlite: sessions: %w", err)
+	}
+	if len(w.late) > 0 {
+		st := tx.StmtContext(sctx, d.lateSession)
+		for _, l := range w.late {
+			if _, err := st.ExecContext(sctx, l.session, l.time); err != nil {
+				return fmt.Errorf("sqlite: sessions: %w", err)
+			}
+		}
 	}
 	if len(samples) > 0 {
 		upsert, sight := tx.StmtContext(sctx, d.upsertSample), tx.StmtContext(sctx, d.insSighting)
@@ -217,77 +396,49 @@ func (d *DB) Write(ctx context.Context, batch []pipeline.Record) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("sqlite: write: %w", err)
 	}
+	if d.failBeforeCommit != nil {
+		if err := d.failBeforeCommit(); err != nil {
+			return err
+		}
+	}
+	// From here the bytes are not cut back, even on an error: a commit
+	// that reports one may still have happened, and the next batch writes
+	// at the ends the database holds, over anything left.
+	committed = true
 	if err := tx.Commit(); err != nil {
+		_ = tx.Rollback()
 		return fmt.Errorf("sqlite: commit: %w", err)
 	}
 	return nil
 }
 
-// maxTimeShift bounds how many nanoseconds placeIgnored moves an event
-// on: far more than events ever share one.
+// maxTimeShift bounds how many nanoseconds a block's key moves on from
+// its first event's time: far more than batches ever share one.
 const maxTimeShift = 1 << 16
 
-// placeIgnored stores the events of args (an insert's values) that the
-// insert ignored although they are not stored: their time, the rowid, was
-// taken by another event. Each gets the next free nanosecond; the exact
-// time stays in its JSON. An event already stored (sent again) stays
-// ignored.
-func (d *DB) placeIgnored(ctx context.Context, tx *sql.Tx, args []any) error {
-	exists, insert := tx.StmtContext(ctx, d.eventExists), tx.StmtContext(ctx, d.insEvents.one())
-	for row := 0; row+eventCols <= len(args); row += eventCols {
-		v := args[row : row+eventCols]
-		var one int
-		err := exists.QueryRowContext(ctx, v[2], v[1]).Scan(&one)
-		if err == nil {
-			continue // stored: this event, sent again
+// insertBlock inserts one block keyed by its smallest time, or the next
+// free nanosecond when another block has it (the directory then holds
+// times relative to that key).
+func insertBlock(ctx context.Context, ins *sql.Stmt, w *writeBuf, b *blockRow, evEnd int64) error {
+	dir := w.dirs[b.dirOff : b.dirOff+b.dirN]
+	base := b.first
+	for shift := int64(0); ; shift++ {
+		if shift > maxTimeShift {
+			return fmt.Errorf("no free time near %d", b.first)
 		}
-		if !errors.Is(err, sql.ErrNoRows) {
+		key := b.first + shift
+		if key != base {
+			dir = reencodeBase(dir, base, key)
+			base = key
+		}
+		res, err := ins.ExecContext(ctx, key, b.last, b.count, int64(b.kinds), evEnd+b.off, b.length, dir)
+		if err != nil {
 			return err
 		}
-		t := v[0].(int64)
-		for shift := int64(1); ; shift++ {
-			if shift > maxTimeShift {
-				return fmt.Errorf("event %s: no free time near %d", v[1], t)
-			}
-			res, err := insert.ExecContext(ctx, t+shift, v[1], v[2], v[3], v[4], v[5])
-			if err != nil {
-				return err
-			}
-			if n, err := res.RowsAffected(); err == nil && n == 1 {
-				break
-			}
+		if n, err := res.RowsAffected(); err == nil && n == 1 {
+			return nil
 		}
 	}
-	return nil
-}
-
-// maxKeptTranscripts bounds the transcript buffer kept between batches.
-const maxKeptTranscripts = 4 << 20
-
-// appendTranscripts writes b at the end of the transcripts file and
-// returns the offset it starts at. The caller holds the database's write
-// lock, so no other writer appends meanwhile.
-func (d *DB) appendTranscripts(b []byte) (int64, error) {
-	fi, err := d.trFile.Stat()
-	if err != nil {
-		return 0, fmt.Errorf("sqlite: transcripts: %w", err)
-	}
-	end := fi.Size()
-	if _, err := d.trFile.WriteAt(b, end); err != nil {
-		return 0, fmt.Errorf("sqlite: transcripts: %w", err)
-	}
-	return end, nil
-}
-
-// jsonText passes an event's JSON to SQLite as text (a blob would be
-// read as JSONB by SQLite's JSON functions) without copying it: records
-// are immutable once encoded (pipeline.Sink), and the driver copies the
-// bytes during the statement.
-func jsonText(b []byte) string {
-	if len(b) == 0 {
-		return ""
-	}
-	return unsafe.String(&b[0], len(b))
 }
 
 // ipString is the address as the JSON schema writes it ("" when unset).
@@ -296,4 +447,14 @@ func ipString(a netip.AddrPort) string {
 		return ""
 	}
 	return a.Addr().Unmap().String()
+}
+
+// bytesText passes bytes to SQLite as text without copying them: the
+// driver copies them during the statement, and the caller keeps them
+// unchanged until then.
+func bytesText(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
 }

@@ -1,8 +1,9 @@
 // Package storetest is the conformance suite every Smallpot store passes,
 // in the spirit of testing/fstest: a backend's test calls TestStore with a
 // constructor of empty stores, and the suite checks what the CLI and the
-// dashboard rely on — events read back as written, idempotence by event
-// id, sessions from close events, sample counting and sightings.
+// dashboard rely on — events read back as written, a failed batch leaving
+// nothing behind, sessions from close events, sample counting and
+// sightings.
 package storetest
 
 import (
@@ -28,6 +29,15 @@ type Store interface {
 	Samples(ctx context.Context) ([]store.SampleRow, error)
 	Sample(ctx context.Context, sha256 string) (store.SampleRow, []store.Sighting, error)
 	Session(ctx context.Context, id string) (store.SessionRow, error)
+}
+
+// FailNextWriter is a Store (a backend's test wrapper) that can make its
+// next Write fail as late as it can, after the batch's bytes and rows are
+// written and before they are committed. The suite's FailedBatch test
+// runs on stores that are one.
+type FailNextWriter interface {
+	Store
+	FailNextWrite(err error)
 }
 
 // T0 is the time the suite's events start from: nanoseconds set, so a
@@ -105,7 +115,7 @@ func TestStore(t *testing.T, open func(t *testing.T) Store) {
 		{"Empty", testEmpty},
 		{"AllKinds", testAllKinds},
 		{"Filters", testFilters},
-		{"Idempotent", testIdempotent},
+		{"FailedBatch", testFailedBatch},
 		{"Session", testSession},
 		{"Samples", testSamples},
 		{"SampleOutOfOrder", testSampleOutOfOrder},
@@ -276,32 +286,55 @@ func testFilters(t *testing.T, s Store) {
 	}
 }
 
-func testIdempotent(t *testing.T, s Store) {
-	evs := AllKinds()
-	write(t, s, evs...)
-	write(t, s, evs...)
-	// A resent batch that overlaps with new events.
-	extra := Event(T0.Add(time.Minute), "s2", "ftp", &event.Connect{})
-	write(t, s, evs[3], extra, evs[7])
-
-	got := events(t, s, store.EventFilter{})
-	want := append(ids(evs), extra.ID)
-	if !slices.Equal(ids(got), want) {
-		t.Errorf("after resending: events %v, want %v", ids(got), want)
+// A batch whose write failed leaves nothing a query sees; written again
+// (as a caller retrying it does), each of its events is stored once, and
+// its sample counted once.
+func testFailedBatch(t *testing.T, s Store) {
+	fs, ok := s.(FailNextWriter)
+	if !ok {
+		t.Skip("the store cannot be made to fail a write")
 	}
-	row, sightings, err := s.Sample(context.Background(), SHA256a)
+	ctx := context.Background()
+	first := Event(T0.Add(-time.Minute), "s0", "ftp", &event.Connect{})
+	write(t, s, first)
+	evs := AllKinds()
+	injected := errors.New("injected failure")
+	fs.FailNextWrite(injected)
+	if err := s.Write(ctx, Records(t, evs...)); !errors.Is(err, injected) {
+		t.Fatalf("Write with a failure injected = %v, want it", err)
+	}
+	if got := events(t, s, store.EventFilter{}); !slices.Equal(ids(got), []string{first.ID}) {
+		t.Errorf("after a failed batch: events %v, want only %s", ids(got), first.ID)
+	}
+	if _, err := s.Session(ctx, "s1"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("after a failed batch: Session(s1) err = %v, want ErrNotFound", err)
+	}
+	if rows, err := s.Samples(ctx); err != nil || len(rows) != 0 {
+		t.Errorf("after a failed batch: %d samples, %v; want none", len(rows), err)
+	}
+
+	// The retry, then a later batch.
+	write(t, s, evs...)
+	extra := Event(T0.Add(time.Minute), "s2", "ftp", &event.Connect{})
+	write(t, s, extra)
+	got := events(t, s, store.EventFilter{})
+	want := append(append([]string{first.ID}, ids(evs)...), extra.ID)
+	if !slices.Equal(ids(got), want) {
+		t.Errorf("after the retry: events %v, want %v", ids(got), want)
+	}
+	row, sightings, err := s.Sample(ctx, SHA256a)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if row.Count != 1 || len(sightings) != 1 {
-		t.Errorf("after resending one sample event: count %d, %d sightings; want 1, 1", row.Count, len(sightings))
+		t.Errorf("after the retry: count %d, %d sightings; want 1, 1", row.Count, len(sightings))
 	}
-	sess, err := s.Session(context.Background(), "s1")
+	sess, err := s.Session(ctx, "s1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sess.BytesIn != 100 {
-		t.Errorf("session bytes_in = %d, want 100", sess.BytesIn)
+	if sess.BytesIn != 100 || !slices.Equal(sess.Transcript, Transcript) {
+		t.Errorf("after the retry: session bytes_in %d, transcript %q; want 100, %q", sess.BytesIn, sess.Transcript, Transcript)
 	}
 }
 
