@@ -2,11 +2,13 @@ package samples
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/smallpot/smallpot/internal/service"
 )
@@ -49,11 +51,21 @@ func TestExportPlainAndEncrypted(t *testing.T) {
 	if _, err := exec.LookPath("unzip"); err != nil {
 		t.Skip("unzip not installed (Debian package unzip): encryption not checked against a real client")
 	}
-	out, err := exec.Command("unzip", "-p", "-P", "infected", zipPath).Output()
+	out, err := unzip(t, "infected", zipPath)
 	if err != nil || !bytes.Equal(out, data) {
 		t.Errorf("unzip -P infected: %v; got %d bytes, want the %d sample bytes", err, len(out), len(data))
 	}
-	if out, err := exec.Command("unzip", "-p", "-P", "wrong", zipPath).Output(); err == nil && bytes.Equal(out, data) {
+	if out, err := unzip(t, "wrong", zipPath); err == nil && bytes.Equal(out, data) {
 		t.Error("unzip with a wrong password gave the sample")
 	}
+}
+
+// unzip prints the one file in zipPath with the password, under a time
+// limit.
+func unzip(t *testing.T, password, zipPath string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "unzip", "-p", "-P", password, zipPath)
+	cmd.WaitDelay = 5 * time.Second // a killed client's children must not hold its pipes open
+	return cmd.Output()
 }
