@@ -4,6 +4,7 @@ package main
 
 import (
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -75,5 +76,45 @@ func TestThousands(t *testing.T) {
 		if got := thousands(tt.in); got != tt.want {
 			t.Errorf("thousands(%v) = %q; want %q", tt.in, got, tt.want)
 		}
+	}
+}
+
+func TestParsePerfScript(t *testing.T) {
+	in := `	ffffffff81e80494 __sys_accept4
+	           e4d8d internal/poll.(*FD).Accept
+	          14877b net.(*TCPListener).accept
+
+	          6bc30f modernc.org/sqlite/lib._sqlite3VdbeExec
+	          6bbf0a github.com/smallpot/smallpot/internal/store/sqlite.(*DB).Write
+	          1e930a github.com/smallpot/smallpot/internal/pipeline.(*Pipeline).write
+
+	ffffffff8225a6c1 do_syscall_64
+	           c5018 syscall.write
+	          6bac14 net.(*conn).Write
+	          6ba27b github.com/smallpot/smallpot/internal/services/http.(*Server).ServeTCP
+
+	            b7ee runtime.memmove
+`
+	s, err := parsePerfScript(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][2]int{
+		"accept":                               {1, 1},
+		"store: SQLite and the logs beside it": {1, 0},
+		"socket write":                         {1, 1},
+		otherCategory:                          {1, 0},
+	}
+	if s.total != 4 {
+		t.Errorf("%d samples; want 4", s.total)
+	}
+	for c, w := range want {
+		if s.count[c] != w[0] || s.kernel[c] != w[1] {
+			t.Errorf("%s: %d samples, %d in the kernel; want %d, %d", c, s.count[c], s.kernel[c], w[0], w[1])
+		}
+	}
+	md := s.markdown(40)
+	if !strings.Contains(md, "| accept | 25.0% | 10.0 | 10.0 |") {
+		t.Errorf("table:\n%s", md)
 	}
 }

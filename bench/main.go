@@ -57,7 +57,7 @@ func main() {
 	flag.IntVar(&o.idle, "idle", 10_000, "concurrent idle connections in the memory test")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (binary, config, Smallpot's data)")
 	flag.IntVar(&o.nice, "nice", -19, "run the harness and both servers at this nice `value` if allowed, so other work on the machine disturbs them less (0: leave it)")
-	flag.StringVar(&o.perf, "perf", "", "record the subject's stacks with perf(1) during the rounds into `file`; the report is then not written to -out")
+	flag.StringVar(&o.perf, "perf", "", "record the subject's stacks with perf(1) during the rounds into `file` and print where its CPU went; the report is then not written to -out")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "Usage: go run ./bench [-out FILE] [flags]\n\n")
 		flag.VisitAll(func(f *flag.Flag) {
@@ -314,6 +314,17 @@ func run(ctx context.Context, o options) error {
 
 	report := m.markdown()
 	fmt.Print(report)
+	if o.perf != "" {
+		cpu := make([]float64, len(m.rounds[0]))
+		for i, r := range m.rounds[0] {
+			cpu[i] = r.cpuMicros(m.hz)
+		}
+		table, err := breakdown(o.perf, median(cpu))
+		if err != nil {
+			return err
+		}
+		fmt.Printf("\nWhere %s's CPU per connection went (perf samples during the rounds, by the first of these places on each sample's stack):\n\n%s", o.subject, table)
+	}
 	if o.out != "" && o.perf == "" {
 		// Sections other benchmarks keep below keepMarker survive a rewrite.
 		if old, err := os.ReadFile(o.out); err == nil {
