@@ -96,18 +96,51 @@ func (t *Tree) insert(dir, n *Node) {
 	dir.kids = slices.Insert(dir.kids, i, n)
 }
 
-func (t *Tree) lookup(parts []string) *Node {
-	n := t.root
+func (t *Tree) lookup(parts []string) *Node { return t.Lookup(nil, parts) }
+
+// Lookup returns the entry at parts below dir, an entry of t (t's root
+// when nil), or nil. It reads t alone: for an FS without changes of its
+// own (Changed), Stat of dir's parts and then parts returns the same.
+func (t *Tree) Lookup(dir *Node, parts []string) *Node {
+	n := dir
+	if n == nil {
+		n = t.root
+	}
 	for _, p := range parts {
 		if !n.Dir {
 			return nil
 		}
-		n = n.index[t.norm(p)]
+		n = t.child(n, p)
 		if n == nil {
 			return nil
 		}
 	}
 	return n
+}
+
+// maxFoldStack is the longest name child folds without allocating.
+const maxFoldStack = 64
+
+// child returns dir's entry named name: dir.index[t.norm(name)], without
+// the allocation of strings.ToLower for a short ASCII name, whose lower
+// case it makes in a buffer on the stack exactly as ToLower would.
+func (t *Tree) child(dir *Node, name string) *Node {
+	if !t.fold || len(name) > maxFoldStack {
+		return dir.index[t.norm(name)]
+	}
+	var buf [maxFoldStack]byte
+	b := buf[:len(name)]
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c >= 0x80 {
+			return dir.index[strings.ToLower(name)]
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b[i] = c
+	}
+	return dir.index[string(b)] // no allocation: the compiler looks up the bytes
 }
 
 // Errors of FS changes.
@@ -143,6 +176,10 @@ func NewFS(t *Tree) *FS {
 
 // Fold reports whether names compare without regard to case.
 func (f *FS) Fold() bool { return f.tree.fold }
+
+// Changed reports whether f has changes of its own. Until it has, its
+// Stat reads its tree alone.
+func (f *FS) Changed() bool { return len(f.over) > 0 || len(f.gone) > 0 }
 
 func (f *FS) key(parts []string) string {
 	var b strings.Builder

@@ -103,3 +103,25 @@ func TestFSBounds(t *testing.T) {
 		t.Error("TMP found on a case-sensitive tree")
 	}
 }
+
+// child finds what indexing by the folded name finds, for names on its
+// stack path and off it (non-ASCII, over long).
+func TestTreeChildFolds(t *testing.T) {
+	names := []string{"", "a", "A", "iisstart.htm", "IISSTART.HTM", "Inetpub", "C:", "c:", "Program Files",
+		"\u212a", "k", "K", "\u0130", "i", "İnetpub", "ÉTÉ", "été", "\xff", "a\xffB", "\x00",
+		strings.Repeat("a", maxFoldStack), strings.Repeat("A", maxFoldStack), strings.Repeat("A", maxFoldStack+1),
+		strings.Repeat("a", maxFoldStack+1), strings.Repeat("é", 40)}
+	for _, fold := range []bool{true, false} {
+		tree := NewTree(fold)
+		for i, n := range names {
+			if i%2 == 0 {
+				tree.Add([]string{n}, Node{Data: []byte(n)})
+			}
+		}
+		for _, n := range names {
+			if got, want := tree.child(tree.root, n), tree.root.index[tree.norm(n)]; got != want {
+				t.Errorf("fold %v: child(%q) = %v, want %v", fold, n, got, want)
+			}
+		}
+	}
+}

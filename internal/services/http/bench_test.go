@@ -2,13 +2,17 @@ package http
 
 import (
 	"bufio"
+	"context"
+	"io"
 	"net"
 	"net/netip"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/smallpot/smallpot/internal/event"
 	"github.com/smallpot/smallpot/internal/service"
 	"github.com/smallpot/smallpot/internal/service/servicetest"
 )
@@ -39,6 +43,81 @@ func BenchmarkScannerRequest(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkScannerConn is the web server's whole work for one
+// scanner-style connection, as ServeTCP does it: read the request through
+// the session's Reader, parse it, answer it, record its event (into an
+// emitter that drops it) and write the answer (to a connection that drops
+// it). The network and the engine are left out.
+func BenchmarkScannerConn(b *testing.B) {
+	for _, bc := range []struct{ name, req string }{
+		{"get-1.0", scannerRequest},
+		{"get-1.1-keepalive", "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: Mozilla/5.0 (compatible; smallpot-bench)\r\nAccept: */*\r\n\r\n" +
+			"HEAD /iisstart.htm HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"},
+		{"not-found", "GET /robots.txt HTTP/1.0\r\nHost: 127.0.0.1\r\nUser-Agent: Mozilla/5.0 (compatible; smallpot-bench)\r\nAccept: */*\r\n\r\n"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			s := newServer(b, service.ProfileWindows2000, nil)
+			s.now = time.Now
+			var em countEmitter
+			c := &benchConn{}
+			var sess service.Session
+			sess.Recorder = service.Recorder{Sensor: "bench", SessionID: "s", Service: "http", Transport: event.TCP,
+				Remote: netip.MustParseAddrPort("198.51.100.7:40000"), Local: netip.MustParseAddrPort("192.0.2.10:80"),
+				Emitter: &em}
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				c.rd.Reset(bc.req)
+				c.wrote = 0
+				sess.Init(c, nil, 4096)
+				sess.Reader().Fill() // the engine's wait for a ClientFirst handler
+				s.ServeTCP(ctx, &sess)
+				sess.Release()
+				if c.wrote < 1000 {
+					b.Fatalf("wrote %d bytes", c.wrote)
+				}
+			}
+			if em.n != b.N*strings.Count(bc.req, "HTTP/1.") {
+				b.Fatalf("%d events for %d connections", em.n, b.N)
+			}
+		})
+	}
+}
+
+type countEmitter struct{ n int }
+
+func (e *countEmitter) Emit(*event.Event) { e.n++ }
+
+// benchConn is a connection that reads a request and drops what is
+// written to it.
+type benchConn struct {
+	net.Conn
+	rd    strings.Reader
+	wrote int
+}
+
+func (c *benchConn) Read(p []byte) (int, error) {
+	n, err := c.rd.Read(p)
+	if err == io.EOF && n > 0 {
+		err = nil
+	}
+	return n, err
+}
+
+// ReadFirst reads the first bytes into a buffer of the reader's pool, as
+// the engine's connection does.
+func (c *benchConn) ReadFirst(pool *sync.Pool) (*[]byte, int, error) {
+	bp := pool.Get().(*[]byte)
+	n, err := c.Read(*bp)
+	if n == 0 {
+		pool.Put(bp)
+		return nil, 0, err
+	}
+	return bp, n, err
+}
+
+func (c *benchConn) Write(p []byte) (int, error) { c.wrote += len(p); return len(p), nil }
 
 // appendHTTPDate writes what the layout does, for every kind of date.
 func TestAppendHTTPDate(t *testing.T) {

@@ -251,7 +251,7 @@ type exchange struct {
 // answer is what a persona did with a request.
 type answer struct {
 	status int
-	out    []byte // sent as is; nil sends nothing
+	out    []byte // sent as is, never changed (it may be shared); nil sends nothing
 	close  bool   // end the connection after out
 	hold   bool   // keep the connection open and silent, then close
 	action string
@@ -322,7 +322,7 @@ func (s *Server) ServeTCP(ctx context.Context, sess *service.Session) {
 			// The client stopped mid-request: nothing to answer.
 			ans = answer{action: "incomplete", close: true}
 		} else {
-			ans = s.persona.answer(&exchange{req: req, now: s.now(), local: sess.Local,
+			ans = s.answer(&exchange{req: req, now: s.now(), local: sess.Local,
 				remote: sess.Remote, last: n >= s.cfg.MaxRequests})
 		}
 		if l := basicLogin(req); l != nil {
@@ -342,6 +342,19 @@ func (s *Server) ServeTCP(ctx context.Context, sess *service.Session) {
 			return
 		}
 	}
+}
+
+// answer asks the persona, through its own type where it is known: a
+// call through the interface would put every exchange on the heap.
+func (s *Server) answer(x *exchange) answer {
+	switch p := s.persona.(type) {
+	case *iis:
+		return p.answer(x)
+	case *goahead:
+		return p.answer(x)
+	}
+	y := *x
+	return s.persona.answer(&y)
 }
 
 // ClientFirst implements service.ClientFirst: a web client speaks first,

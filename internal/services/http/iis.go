@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/smallpot/smallpot/internal/shell"
@@ -14,16 +16,38 @@ import (
 
 // iis is the Microsoft IIS 5.0 persona of a Windows 2000 Server.
 type iis struct {
-	cfg     *Config
-	server  string
-	page    string // default document's name
-	change  int
-	cmd     *shell.Cmd
-	tree    *shell.Tree
-	base    *shell.FS // the tree unchanged, to tell system files from dropped ones
-	vdirs   []vdir
-	hosts   *hosts
-	release time.Time
+	cfg      *Config
+	server   string
+	page     string // default document's name
+	change   int
+	cmd      *shell.Cmd
+	tree     *shell.Tree
+	base     *shell.FS // the tree unchanged, to tell system files from dropped ones
+	vdirs    []vdir
+	hosts    *hosts
+	release  time.Time
+	pages    map[*shell.Node]*staticPage // the base tree's files, pre-rendered
+	errPages []*errorKind                // the error pages whose answers are kept
+	date     atomic.Pointer[dateText]    // the Date of the last answer
+}
+
+// dateText is the Date header's value for one second.
+type dateText struct {
+	sec  int64
+	text string
+}
+
+// appendDate appends t as appendHTTPDate does; within the second of the
+// last answer, by copying that answer's text.
+func (p *iis) appendDate(b []byte, t time.Time) []byte {
+	sec := t.Unix()
+	if d := p.date.Load(); d != nil && d.sec == sec {
+		return append(b, d.text...)
+	}
+	start := len(b)
+	b = appendHTTPDate(b, t)
+	p.date.Store(&dateText{sec: sec, text: string(b[start:])})
+	return b
 }
 
 func newIIS(cfg *Config) (*iis, error) {
@@ -70,13 +94,18 @@ func newIIS(cfg *Config) (*iis, error) {
 			vdir{name: "c", phys: []string{"c:"}, exec: true, read: true},
 			vdir{name: "d", phys: []string{"d:"}, exec: true, read: true})
 	}
-	return &iis{
+	for i := range vdirs {
+		vdirs[i].node = tree.Lookup(nil, vdirs[i].phys)
+	}
+	s := &iis{
 		cfg: cfg, server: p.Server, page: p.DefaultPage, change: p.ETagChange,
 		cmd: &shell.Cmd{Version: p.OSVersion, Hostname: p.Hostname, Address: p.Address,
 			Serial: p.VolumeSerial, Free: p.FreeBytes},
 		tree: tree, base: shell.NewFS(tree), vdirs: vdirs,
 		hosts: newHosts(cfg.MaxHosts), release: release,
-	}, nil
+	}
+	s.pages, s.errPages = s.staticPages(), errorKinds()
+	return s, nil
 }
 
 // hosts remembers, per source address, the changes an attacker made to
@@ -110,6 +139,25 @@ func (h *hosts) get(a netip.Addr, tree *shell.Tree) *hostFS {
 	h.m[a] = f
 	h.order = append(h.order, a)
 	return f
+}
+
+// stat returns the entry of fs at t's physical path, or with name, at
+// the entry name in it: fs.Stat(t.phys) or fs.Stat(append(t.phys, name)).
+// A disk without changes of its own is the base tree, where the path is
+// looked up from its virtual directory's folder, found once.
+func (p *iis) stat(fs *shell.FS, t *target, name string) *shell.Node {
+	vd := t.vd
+	if vd.node == nil || fs.Changed() || len(t.phys) < len(vd.phys) || !slices.Equal(t.phys[:len(vd.phys)], vd.phys) {
+		if name != "" {
+			return fs.Stat(append(t.phys, name))
+		}
+		return fs.Stat(t.phys)
+	}
+	n := p.tree.Lookup(vd.node, t.phys[len(vd.phys):])
+	if name != "" && n != nil {
+		n = p.tree.Lookup(n, []string{name})
+	}
+	return n
 }
 
 // conn is the connection decision for a response: whether it closes
@@ -183,7 +231,7 @@ func (p *iis) response(x *exchange, c conn, status int, reason string, pre, post
 	b = append(b, "\r\n"...)
 	b = appendHeaders(b, pre)
 	b = append(b, "Date: "...)
-	b = appendHTTPDate(b, x.now)
+	b = p.appendDate(b, x.now)
 	b = append(b, "\r\n"...)
 	if c.header != "" {
 		b = append(b, "Connection: "...)
@@ -209,9 +257,44 @@ func appendHeaders(b []byte, hs []hdr) []byte {
 func (p *iis) errorPage(x *exchange, c conn, status int, reason, page string, a answer) answer {
 	a.status = status
 	a.close = a.close || c.close
+	var slot *atomic.Pointer[keptAnswer]
+	for _, e := range p.errPages {
+		if e.status == status && e.reason == reason && e.page == page {
+			slot = e.kept.slot(x.req.Method == "HEAD", c, nil)
+			break
+		}
+	}
+	sec := x.now.Unix()
+	if a.out = keptOut(slot, sec, nil); a.out != nil {
+		return a
+	}
 	a.out = p.response(x, c, status, reason, nil, []hdr{
 		{"Content-Length", strconv.Itoa(len(page))}, {"Content-Type", "text/html"}}, []byte(page))
+	keepOut(slot, sec, nil, a.out)
 	return a
+}
+
+// errorKind is one of the error pages errorPage answers with, and its
+// last answers.
+type errorKind struct {
+	status       int
+	reason, page string
+	kept         keptAnswers
+}
+
+// errorKinds are the error pages whose answers are kept, the commonest
+// first.
+func errorKinds() []*errorKind {
+	return []*errorKind{
+		{status: 404, reason: "Object Not Found", page: iis404},
+		{status: 403, reason: "Access Forbidden", page: iis403Execute},
+		{status: 403, reason: "Access Forbidden", page: iis403Read},
+		{status: 403, reason: "Access Forbidden", page: iisListingDenied},
+		{status: 405, reason: "Method not allowed", page: iis405},
+		{status: 501, reason: "Not Implemented", page: iis501},
+		{status: 403, reason: "Access Forbidden", page: iis403},
+		{status: 411, reason: "Length Required", page: iis411},
+	}
 }
 
 // badRequest is IIS's answer to what it cannot parse.
@@ -259,13 +342,25 @@ func contentType(ext string) string {
 // requestHost is the host a URL the server builds should name: the Host
 // header, else the persona's address, else the address the client reached.
 func (p *iis) requestHost(x *exchange) string {
-	if h, ok := x.req.Header("Host"); ok && h != "" && !containsAny(h, "\r\n\"<> ") {
+	if h, ok := x.req.Header("Host"); ok && h != "" && !hasURLBreak(h) {
 		return h
 	}
 	if p.cfg.Persona.Address != "" {
 		return p.cfg.Persona.Address
 	}
 	return x.local.Addr().Unmap().String()
+}
+
+// hasURLBreak reports whether s holds a byte that may not be in a URL the
+// server writes: containsAny(s, "\r\n\"<> ").
+func hasURLBreak(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '\r', '\n', '"', '<', '>', ' ':
+			return true
+		}
+	}
+	return false
 }
 
 var davMethods = map[string]bool{
@@ -324,9 +419,9 @@ func (p *iis) simple(x *exchange) answer {
 	f := p.hosts.get(x.remote.Addr(), p.tree)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	n := f.fs.Stat(t.phys)
+	n := p.stat(f.fs, &t, "")
 	if n != nil && n.Dir {
-		n = f.fs.Stat(append(t.phys, p.page))
+		n = p.stat(f.fs, &t, p.page)
 	}
 	if n == nil || n.Dir || n.Data == nil || !t.vd.read {
 		a.status, a.out = 404, []byte(iis404)
@@ -363,7 +458,7 @@ func (p *iis) get(x *exchange, c conn, rawPath string, a answer) answer {
 	f := p.hosts.get(x.remote.Addr(), p.tree)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	n := f.fs.Stat(t.phys)
+	n := p.stat(f.fs, &t, "")
 	if t.program {
 		a.keep = true
 		if n == nil || n.Dir {
@@ -397,13 +492,12 @@ func (p *iis) get(x *exchange, c conn, rawPath string, a answer) answer {
 			a.out = b.Bytes()
 			return a
 		}
-		if d := f.fs.Stat(append(t.phys, p.page)); d != nil && !d.Dir && d.Data != nil && t.vd.read {
+		if d := p.stat(f.fs, &t, p.page); d != nil && !d.Dir && d.Data != nil && t.vd.read {
 			if req.Method == "POST" {
 				a.action = "method-denied"
 				return p.errorPage(x, c, 405, "Method not allowed", iis405, a)
 			}
-			loc := "http://" + p.requestHost(x) + strings.TrimSuffix(rawPath, "/") + "/" + d.Name
-			return p.static(x, c, d, []hdr{{"Content-Location", loc}}, a)
+			return p.static(x, c, d, &location{p.requestHost(x), strings.TrimSuffix(rawPath, "/")}, a)
 		}
 		a.action = "listing-denied"
 		return p.errorPage(x, c, 403, "Access Forbidden", iisListingDenied, a)
@@ -422,16 +516,176 @@ func (p *iis) get(x *exchange, c conn, rawPath string, a answer) answer {
 	return p.static(x, c, n, nil, a)
 }
 
-func (p *iis) static(x *exchange, c conn, n *shell.Node, pre []hdr, a answer) answer {
+// location is where a directory's default document was found: the
+// Content-Location header names http://host+dir+"/"+the file's name.
+type location struct{ host, dir string }
+
+// staticPage is what the answers of a file of the base tree share: the
+// action, the headers after Connection, and the last answers made.
+type staticPage struct {
+	action string
+	tail   []byte
+	kept   keptAnswers
+}
+
+// keptAnswers holds, for each kind of an answer that differs only by its
+// Date (GET or HEAD, and the Connection header: none, close, Keep-Alive),
+// the last one made, whose bytes the answers of the same second (and
+// Content-Location) share.
+type keptAnswers [2][3]atomic.Pointer[keptAnswer]
+
+// keptAnswer is an answer never changed once made: a.out may be these
+// very bytes.
+type keptAnswer struct {
+	sec       int64 // of the Date
+	loc       bool  // Content-Location is there, naming host and dir
+	host, dir string
+	out       []byte
+}
+
+// maxKeptLocation bounds the Host and path a kept answer names.
+const maxKeptLocation = 256
+
+// slot returns where the last answer of this kind is kept, or nil for a
+// kind not kept.
+func (k *keptAnswers) slot(head bool, c conn, loc *location) *atomic.Pointer[keptAnswer] {
+	if loc != nil && len(loc.host)+len(loc.dir) > maxKeptLocation {
+		return nil
+	}
+	h := 0
+	if head {
+		h = 1
+	}
+	switch c.header {
+	case "":
+		return &k[h][0]
+	case "close":
+		return &k[h][1]
+	case "Keep-Alive":
+		return &k[h][2]
+	}
+	return nil
+}
+
+// keptOut returns the bytes kept in slot for the second sec and loc, or
+// nil.
+func keptOut(slot *atomic.Pointer[keptAnswer], sec int64, loc *location) []byte {
+	if slot == nil {
+		return nil
+	}
+	if k := slot.Load(); k != nil && k.sec == sec && k.loc == (loc != nil) &&
+		(loc == nil || (k.host == loc.host && k.dir == loc.dir)) {
+		return k.out
+	}
+	return nil
+}
+
+// keepOut keeps out in slot, for the answers of second sec and loc.
+func keepOut(slot *atomic.Pointer[keptAnswer], sec int64, loc *location, out []byte) {
+	if slot == nil {
+		return
+	}
+	k := &keptAnswer{sec: sec, loc: loc != nil, out: out}
+	if loc != nil {
+		// Copies: the request's strings are pieces of its buffer.
+		k.host, k.dir = strings.Clone(loc.host), strings.Clone(loc.dir)
+	}
+	slot.Store(k)
+}
+
+// staticPages pre-renders the answers' constant parts of every file of
+// the base tree with content. The base tree does not change once in use,
+// and a file an attacker wrote is another node.
+func (p *iis) staticPages() map[*shell.Node]*staticPage {
+	pages := map[*shell.Node]*staticPage{}
+	var walk func(parts []string)
+	walk = func(parts []string) {
+		kids, _ := p.base.List(parts)
+		for _, n := range kids {
+			switch {
+			case n.Dir:
+				walk(append(parts[:len(parts):len(parts)], n.Name))
+			case n.Data != nil:
+				pages[n] = &staticPage{action: staticAction(n), tail: p.appendStaticTail(nil, n)}
+			}
+		}
+	}
+	walk(nil)
+	return pages
+}
+
+func staticAction(n *shell.Node) string { return "static:" + strings.ToLower(n.Name) }
+
+// appendStaticTail appends the headers of a file's answer that follow
+// Connection, and the blank line.
+func (p *iis) appendStaticTail(b []byte, n *shell.Node) []byte {
 	ext := ""
 	if i := strings.LastIndexByte(n.Name, '.'); i >= 0 {
 		ext = strings.ToLower(n.Name[i:])
 	}
-	a.action, a.status, a.close = "static:"+strings.ToLower(n.Name), 200, c.close
-	a.out = p.response(x, c, 200, "OK", pre, []hdr{
-		{"Content-Type", contentType(ext)}, {"Accept-Ranges", "bytes"},
-		{"Last-Modified", httpDate(n.Mod)}, {"ETag", iisETag(n.Mod, p.change)},
-		{"Content-Length", strconv.Itoa(len(n.Data))}}, n.Data)
+	b = append(b, "Content-Type: "...)
+	b = append(b, contentType(ext)...)
+	b = append(b, "\r\nAccept-Ranges: bytes\r\nLast-Modified: "...)
+	b = appendHTTPDate(b, n.Mod)
+	b = append(b, "\r\nETag: "...)
+	b = append(b, iisETag(n.Mod, p.change)...)
+	b = append(b, "\r\nContent-Length: "...)
+	b = strconv.AppendInt(b, int64(len(n.Data)), 10)
+	return append(b, "\r\n\r\n"...)
+}
+
+// static answers with a file: status line, Server, Content-Location when
+// loc is set, Date, Connection, the file's headers and (but for HEAD) its
+// content, as response writes them, in one buffer of the size it needs.
+func (p *iis) static(x *exchange, c conn, n *shell.Node, loc *location, a answer) answer {
+	head := x.req.Method == "HEAD"
+	sec := x.now.Unix()
+	var slot *atomic.Pointer[keptAnswer]
+	pg := p.pages[n]
+	if pg == nil {
+		pg = &staticPage{action: staticAction(n), tail: p.appendStaticTail(nil, n)}
+	} else {
+		slot = pg.kept.slot(head, c, loc)
+	}
+	a.action, a.status, a.close = pg.action, 200, c.close
+	if a.out = keptOut(slot, sec, loc); a.out != nil {
+		return a
+	}
+	body := n.Data
+	if head {
+		body = nil
+	}
+	const status = "HTTP/1.1 200 OK\r\nServer: "
+	size := len(status) + len(p.server) + len("\r\nDate: \r\n") + len(httpDateLayout) + len(pg.tail) + len(body)
+	if loc != nil {
+		size += len("Content-Location: http://\r\n/") + len(loc.host) + len(loc.dir) + len(n.Name)
+	}
+	if c.header != "" {
+		size += len("Connection: \r\n") + len(c.header)
+	}
+	b := make([]byte, 0, size)
+	b = append(b, status...)
+	b = append(b, p.server...)
+	b = append(b, "\r\n"...)
+	if loc != nil {
+		b = append(b, "Content-Location: http://"...)
+		b = append(b, loc.host...)
+		b = append(b, loc.dir...)
+		b = append(b, '/')
+		b = append(b, n.Name...)
+		b = append(b, "\r\n"...)
+	}
+	b = append(b, "Date: "...)
+	b = p.appendDate(b, x.now)
+	b = append(b, "\r\n"...)
+	if c.header != "" {
+		b = append(b, "Connection: "...)
+		b = append(b, c.header...)
+		b = append(b, "\r\n"...)
+	}
+	b = append(b, pg.tail...)
+	a.out = append(b, body...)
+	keepOut(slot, sec, loc, a.out)
 	return a
 }
 
@@ -590,7 +844,7 @@ func (p *iis) dav(x *exchange, c conn, rawPath string, a answer) answer {
 	a.path = t.url
 	f := p.hosts.get(x.remote.Addr(), p.tree)
 	f.mu.Lock()
-	n := f.fs.Stat(t.phys)
+	n := p.stat(f.fs, &t, "")
 	f.mu.Unlock()
 	switch req.Method {
 	case "PROPFIND", "SEARCH":

@@ -1,6 +1,7 @@
 package http
 
 import (
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -26,17 +27,18 @@ import (
 
 // vdir is a virtual directory.
 type vdir struct {
-	name string   // lower case, "" for the root
-	phys []string // folder as FS parts
-	exec bool     // scripts and executables may run
-	read bool     // files may be read
+	name string      // lower case, "" for the root
+	phys []string    // folder as FS parts
+	exec bool        // scripts and executables may run
+	read bool        // files may be read
+	node *shell.Node // the folder in the base tree; nil when there is none
 }
 
 // target is a decoded request path.
 type target struct {
 	url     string   // the decoded URL path, as the event shows it
 	vd      *vdir    // the virtual directory it falls in
-	phys    []string // physical path as FS parts
+	phys    []string // physical path as FS parts; never changed (it may be a vdir's)
 	ext     string   // lower-case extension of the last segment
 	slash   bool     // the path ended with '/'
 	climbs  bool     // the check refused it: ".." above the root
@@ -154,6 +156,88 @@ func (s segment) visible() string {
 // decodeIIS decodes a raw URL path (no query) against the virtual
 // directories.
 func decodeIIS(raw string, vdirs []vdir) target {
+	if t, ok := decodePlain(raw, vdirs); ok {
+		return t
+	}
+	return decodeSteps(raw, vdirs)
+}
+
+// decodePlain is decodeIIS for the common plain path: '/' then segments
+// of printable ASCII other than '%' and '\', none empty (but for a final
+// '/'), "." or "..". No step of decodeSteps changes such a path: there
+// is nothing to decode, no over-long form, nothing for the check to
+// refuse. So its URL is the path itself, its segments are pieces of it,
+// and the physical path is its one allocation (none for a virtual
+// directory's own folder). It reports false for any other path.
+func decodePlain(raw string, vdirs []vdir) (target, bool) {
+	if raw == "" || raw[0] != '/' {
+		return target{}, false
+	}
+	segs, start := 0, 1
+	for i := 1; i <= len(raw); i++ {
+		if i < len(raw) {
+			if c := raw[i]; c <= ' ' || c >= 0x7f || c == '%' || c == '\\' {
+				return target{}, false
+			} else if c != '/' {
+				continue
+			}
+		}
+		switch raw[start:i] {
+		case "":
+			if i < len(raw) {
+				return target{}, false // an empty segment: "//"
+			}
+		case ".", "..":
+			return target{}, false
+		default:
+			segs++
+		}
+		start = i + 1
+	}
+	t := target{url: raw, vd: &vdirs[0], slash: raw[len(raw)-1] == '/'}
+	rest := raw[1:] // the segments after the virtual directory's name
+	if segs > 0 {
+		first, after, _ := strings.Cut(rest, "/")
+		for i := range vdirs {
+			if vdirs[i].name != "" && strings.EqualFold(vdirs[i].name, first) {
+				t.vd = &vdirs[i]
+				rest = after
+				segs--
+				break
+			}
+		}
+		last := strings.TrimSuffix(raw, "/")
+		last = last[strings.LastIndexByte(last, '/')+1:]
+		// Windows ignores trailing dots and blanks of a file name.
+		last = strings.TrimRight(last, ". ")
+		if i := strings.LastIndexByte(last, '.'); i >= 0 {
+			t.ext = strings.ToLower(last[i:])
+		}
+	}
+	t.program = t.vd.exec && (t.ext == ".exe" || t.ext == ".com" || t.ext == ".dll")
+	if rest == "" {
+		// The directory's own folder: its parts, shared.
+		t.phys = slices.Clip(t.vd.phys)
+		return t, true
+	}
+	// Room for one more part: a directory's default document.
+	phys := make([]string, len(t.vd.phys), len(t.vd.phys)+segs+1)
+	copy(phys, t.vd.phys)
+	for rest != "" {
+		var p string
+		p, rest, _ = strings.Cut(rest, "/")
+		// Windows drops a name's trailing dots; what is left of "..." is
+		// no name at all.
+		if p = strings.TrimRight(p, ". "); p != "" {
+			phys = append(phys, p)
+		}
+	}
+	t.phys = phys
+	return t, true
+}
+
+// decodeSteps is decodeIIS for any path, step by step.
+func decodeSteps(raw string, vdirs []vdir) target {
 	var t target
 	chars := overlong(percentDecode(raw, true))
 	// Split at visible separators and apply "." and ".." as the check did.

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/smallpot/smallpot/internal/event"
 )
@@ -58,10 +59,19 @@ type Request struct {
 	Incomplete bool
 }
 
+// trimName is strings.TrimRight(name, " \t"): a header name without the
+// blanks before its colon.
+func trimName(name string) string {
+	for len(name) > 0 && (name[len(name)-1] == ' ' || name[len(name)-1] == '\t') {
+		name = name[:len(name)-1]
+	}
+	return name
+}
+
 // Header returns the first value of the named header, ignoring case.
 func (r *Request) Header(name string) (string, bool) {
 	for _, h := range r.Headers {
-		if strings.EqualFold(strings.TrimRight(h.Name, " \t"), name) {
+		if strings.EqualFold(trimName(h.Name), name) {
 			return h.Value, true
 		}
 	}
@@ -72,10 +82,14 @@ func (r *Request) Header(name string) (string, bool) {
 // token, ignoring case.
 func (r *Request) HasToken(name, token string) bool {
 	for _, h := range r.Headers {
-		if !strings.EqualFold(strings.TrimRight(h.Name, " \t"), name) {
+		if !strings.EqualFold(trimName(h.Name), name) {
 			continue
 		}
-		for _, t := range strings.Split(h.Value, ",") {
+		// The pieces strings.Split(h.Value, ",") would make, without its
+		// slice.
+		for rest, more := h.Value, true; more; {
+			var t string
+			t, rest, more = strings.Cut(rest, ",")
 			if strings.EqualFold(strings.TrimSpace(t), token) {
 				return true
 			}
@@ -132,13 +146,13 @@ func (e lineError) Error() string { return string(e) }
 // error that stopped it, if any: the caller answers what it can and ends
 // the connection on an error or a malformed request.
 func ReadRequest(src Source, lim Limits) (*Request, error) {
-	r := &reader{src: src, cap: lim.Capture}
+	r := &reader{src: src, cap: lim.Capture, head: true}
 	req := &Request{}
 	line, err := r.line(lim.MaxLine)
 	if err != nil && len(r.raw) == 0 && r.n == 0 {
 		return nil, err
 	}
-	req.Line = string(line)
+	req.Line = r.text(line, 0)
 	finish := func(err error) (*Request, error) {
 		req.Raw = r.raw
 		req.Truncated = req.Truncated || r.cut
@@ -168,6 +182,7 @@ func ReadRequest(src Source, lim Limits) (*Request, error) {
 	if err := readHeaders(r, req, lim); err != nil {
 		return finish(err)
 	}
+	r.head, r.win = false, ""
 	req.Head = r.raw[:len(r.raw):len(r.raw)]
 	if req.Malformed != "" {
 		return finish(nil)
@@ -303,10 +318,12 @@ func readHeaders(r *reader, req *Request, lim Limits) error {
 			continue
 		}
 		if req.Headers == nil {
-			req.Headers = make([]event.Header, 0, 8)
+			req.Headers = make([]event.Header, 0, r.headLines(before))
 		}
-		// One string for the line; name and value are pieces of it.
-		ls := string(line)
+		// Name and value are pieces of one string, most often the
+		// window of the head that the request line's string is a piece
+		// of too.
+		ls := r.text(line, before)
 		req.Headers = append(req.Headers, event.Header{Name: ls[:i], Value: strings.Trim(ls[i+1:], " \t")})
 	}
 }
@@ -322,14 +339,14 @@ func readBody(r *reader, req *Request, lim Limits) error {
 	var te []string
 	var lengths []string
 	for _, h := range req.Headers {
-		switch strings.ToLower(strings.TrimRight(h.Name, " \t")) {
-		case "transfer-encoding":
+		switch name := trimName(h.Name); {
+		case lowerIs(name, "transfer-encoding"):
 			for _, t := range strings.Split(h.Value, ",") {
 				if t = strings.ToLower(strings.TrimSpace(t)); t != "" && t != "identity" {
 					te = append(te, t)
 				}
 			}
-		case "content-length":
+		case lowerIs(name, "content-length"):
 			lengths = append(lengths, strings.Trim(h.Value, " \t"))
 		}
 	}
@@ -365,6 +382,29 @@ func readBody(r *reader, req *Request, lim Limits) error {
 		req.Truncated = true
 	}
 	return err
+}
+
+// lowerIs reports whether strings.ToLower(s) == lower, without ToLower's
+// allocation when s is ASCII.
+func lowerIs(s, lower string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return strings.ToLower(s) == lower
+		}
+	}
+	if len(s) != len(lower) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // readChunked decodes a chunked body into req.Body, bounded by Capture.
@@ -438,6 +478,55 @@ type reader struct {
 	cap int
 	cut bool  // bytes were consumed past cap
 	n   int64 // bytes consumed
+
+	// While head is set, the lines are the request line and headers,
+	// which become strings: a whole line read from the buffer outside
+	// win makes win a string of what is buffered from that line to the
+	// end of the head (or of the buffer), so that text can return the
+	// request's strings as pieces of one allocation. win starts at the
+	// byte consumed at winAt.
+	head     bool
+	win      string
+	winAt    int64
+	winWhole bool // the head ends in win
+}
+
+// headLines returns how many lines the head has from the byte consumed
+// at at to its blank line, when they are in win; else 8, a guess.
+func (r *reader) headLines(at int64) int {
+	if off := at - r.winAt; r.winWhole && off >= 0 && off < int64(len(r.win)) {
+		return max(strings.Count(r.win[off:], "\n")-1, 1)
+	}
+	return 8
+}
+
+// text returns line, read from the byte consumed at at, as a string: a
+// piece of win when win holds those very bytes there, else a copy.
+func (r *reader) text(line []byte, at int64) string {
+	if off := at - r.winAt; off >= 0 && off+int64(len(line)) <= int64(len(r.win)) {
+		if s := r.win[off : off+int64(len(line))]; s == string(line) {
+			return s
+		}
+	}
+	return string(line)
+}
+
+// headEnd returns the length of buf's bytes up to and including its first
+// blank line and true, or len(buf) and false when there is none.
+func headEnd(buf []byte) (int, bool) {
+	for i := 0; ; {
+		j := bytes.IndexByte(buf[i:], '\n')
+		if j < 0 {
+			return len(buf), false
+		}
+		i += j + 1
+		if i < len(buf) && buf[i] == '\n' {
+			return i + 1, true
+		}
+		if i+1 < len(buf) && buf[i] == '\r' && buf[i+1] == '\n' {
+			return i + 2, true
+		}
+	}
 }
 
 func (r *reader) keep(b []byte) {
@@ -529,9 +618,18 @@ func (r *reader) bufferedLine(limit int) ([]byte, bool) {
 	if content > limit {
 		return nil, false
 	}
+	if r.head && (r.n < r.winAt || r.n+int64(content) > r.winAt+int64(len(r.win))) {
+		end, whole := headEnd(buf)
+		r.win, r.winAt, r.winWhole = string(buf[:end]), r.n, whole
+	}
 	if r.raw == nil {
-		// The first line: what is buffered is likely the whole head.
-		r.raw = make([]byte, 0, min(max(len(buf), 512), r.cap))
+		// The first line: what is buffered is likely the whole head,
+		// and when it is, all there is of the request so far.
+		size := max(len(buf), 512)
+		if r.winWhole {
+			size = len(buf)
+		}
+		r.raw = make([]byte, 0, min(size, r.cap))
 	}
 	start := len(r.raw)
 	r.raw = slices.Grow(r.raw, nl+1)[:start+nl+1]
