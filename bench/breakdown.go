@@ -34,7 +34,7 @@ var categories = []category{
 	{"socket read (and waiting for the request)", []string{"engine.(*conn).ReadFirst", "service.(*Reader).fill", "net.(*conn).Read"}},
 	{"socket close", []string{"net.(*conn).Close", "net.(*netFD).Close"}},
 	{"the service (parsing, answering)", []string{"internal/services/"}},
-	{"events: ids, envelopes, transcript", []string{"service.(*Recorder).Emit", "internal/transcript."}},
+	{"events: ids, envelopes, transcript", []string{"service.(*Recorder).Emit", "service.(*Recorder).emit", "event.New", "internal/transcript."}},
 	{"engine (session set-up and end)", []string{"internal/engine.", "bench.bareServe"}},
 	{"Go scheduler and netpoller", []string{"runtime.schedule", "runtime.findRunnable", "runtime.mcall", "runtime.park_m", "runtime.sysmon", "runtime.netpoll"}},
 }

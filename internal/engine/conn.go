@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"net"
 	"os"
 	"sync"
@@ -18,42 +19,115 @@ import (
 // conn is the connection a handler sees: every read and write is held to
 // the idle timeout and the session's end, counted against the byte
 // budgets, and copied into the bounded transcript.
+//
+// The deadline the idle timeout asks for moves on with every read and
+// write, but setting a deadline changes a runtime timer each time: conn
+// sets it again only when the one set is more than slack earlier than the
+// one wanted, so the idle timeout ends a connection at most slack early.
+// The session's end and a handler's own deadlines are kept exactly.
 type conn struct {
 	net.Conn
-	idle     time.Duration
-	end      time.Time // the session's maximum duration
-	maxIn    int64
-	maxOut   int64
-	in, out  atomic.Int64
-	tr       transcript.Recorder
-	ctx      *sessionCtx
-	mu       sync.Mutex
+	idle   time.Duration
+	base   time.Time     // the session's start: deadlines are kept as offsets from it
+	maxDur time.Duration // the session's end (ctx.end), as an offset from base
+	maxIn  int64
+	maxOut int64
+	in     atomic.Int64
+	out    atomic.Int64
+	tr     transcript.Recorder
+	ctx    *sessionCtx
+	mu     sync.Mutex
+	// Under mu:
 	firstErr error // the first error that ended I/O
 	// Deadlines the handler set for itself (zero: none). The engine's
 	// idle timeout and the session's end still apply on top of them.
 	ownRead, ownWrite time.Time
+	// The read and write deadlines set on Conn, as offsets from base;
+	// unarmed before the first.
+	armedR, armedW time.Duration
 }
+
+// unarmed is the offset of a deadline not set yet.
+const unarmed time.Duration = math.MinInt64
 
 // past is a deadline that has always passed: I/O fails at once.
 var past = time.Unix(1, 0)
 
-// deadline is the earliest of the idle timeout, the session's end and the
-// handler's own deadline.
-func (c *conn) deadline(own time.Time) time.Time {
-	d := time.Now().Add(c.idle)
-	if c.end.Before(d) {
-		d = c.end
+// Directions of I/O, for arm.
+const (
+	dirRead = iota
+	dirWrite
+)
+
+// slack is how much earlier than the idle timeout wants it a deadline set
+// before may be and still stand.
+func (c *conn) slack() time.Duration { return min(c.idle/64, time.Second) }
+
+// want returns the deadline for I/O starting el after base: the earliest of
+// the idle timeout, the session's end and the handler's own deadline; at
+// is its offset from base, and exact says it is not the idle timeout's.
+func (c *conn) want(el time.Duration, own time.Time) (d time.Time, at time.Duration, exact bool) {
+	at = el + c.idle
+	if c.maxDur < at {
+		d, at, exact = c.ctx.end, c.maxDur, true
 	}
-	if !own.IsZero() && own.Before(d) {
-		d = own
+	if !own.IsZero() {
+		if o := own.Sub(c.base); o < at {
+			return own, o, true
+		}
 	}
-	return d
+	if !exact {
+		d = c.base.Add(at)
+	}
+	return d, at, exact
 }
 
-func (c *conn) own() (read, write time.Time) {
+// start checks that the session may still do I/O, and returns the time
+// since base for arm.
+func (c *conn) start() (time.Duration, error) {
+	el := time.Since(c.base)
+	if err := c.ctx.errAt(el >= c.maxDur); err != nil {
+		c.fail(err)
+		return el, os.ErrDeadlineExceeded
+	}
+	return el, nil
+}
+
+// arm sets the deadline of I/O in direction dir starting el after base,
+// unless the one set already does (see conn). A direction without a
+// deadline yet whose wanted deadline is the same gets it along in the same
+// call: one runtime timer serves both, and a session's first read and
+// write (or write and read) set one deadline, not two.
+func (c *conn) arm(dir int, el time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.ownRead, c.ownWrite
+	own, other, ownOther := c.ownRead, c.armedW, c.ownWrite
+	armed := &c.armedR
+	if dir == dirWrite {
+		own, other, ownOther = c.ownWrite, c.armedR, c.ownRead
+		armed = &c.armedW
+	}
+	d, at, exact := c.want(el, own)
+	if a := *armed; a != unarmed && (a == at || !exact && a < at && at-a <= c.slack()) {
+		return
+	}
+	switch {
+	case other == unarmed && ownOther.Equal(own):
+		_ = c.Conn.SetDeadline(d)
+		c.armedR, c.armedW = at, at
+	case dir == dirRead:
+		_ = c.Conn.SetReadDeadline(d)
+		*armed = at
+	default:
+		_ = c.Conn.SetWriteDeadline(d)
+		*armed = at
+	}
+	// The session may have ended while the deadline was set, after the
+	// engine failed its I/O: fail it again, or the I/O would wait for
+	// the deadline.
+	if c.ctx.errAt(false) != nil {
+		_ = c.Conn.SetDeadline(past)
+	}
 }
 
 func (c *conn) fail(err error) {
@@ -73,18 +147,11 @@ func (c *conn) Read(p []byte) (int, error) {
 	if int64(len(p)) > left {
 		p = p[:left]
 	}
-	if err := c.ctx.Err(); err != nil {
-		c.fail(err)
-		return 0, os.ErrDeadlineExceeded
+	el, err := c.start()
+	if err != nil {
+		return 0, err
 	}
-	rd, _ := c.own()
-	_ = c.Conn.SetReadDeadline(c.deadline(rd))
-	// The session may have ended while the deadline was set, after the
-	// engine failed its I/O: fail it again, or the read would wait for
-	// the idle timeout.
-	if c.ctx.Err() != nil {
-		_ = c.Conn.SetReadDeadline(past)
-	}
+	c.arm(dirRead, el)
 	n, err := c.Conn.Read(p)
 	if n > 0 {
 		c.in.Add(int64(n))
@@ -102,18 +169,13 @@ func (c *conn) Write(p []byte) (int, error) {
 	if int64(len(p)) > left {
 		p, budgetHit = p[:max(left, 0)], true
 	}
-	if err := c.ctx.Err(); err != nil {
-		c.fail(err)
-		return 0, os.ErrDeadlineExceeded
+	el, err := c.start()
+	if err != nil {
+		return 0, err
 	}
 	var n int
-	var err error
 	if len(p) > 0 {
-		_, wd := c.own()
-		_ = c.Conn.SetWriteDeadline(c.deadline(wd))
-		if c.ctx.Err() != nil {
-			_ = c.Conn.SetWriteDeadline(past)
-		}
+		c.arm(dirWrite, el)
 		n, err = c.Conn.Write(p)
 		if n > 0 {
 			c.out.Add(int64(n))
@@ -134,30 +196,40 @@ func (c *conn) Write(p []byte) (int, error) {
 // idle timeout and the session's end (a zero time removes it).
 func (c *conn) SetDeadline(t time.Time) error {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.ownRead, c.ownWrite = t, t
-	c.mu.Unlock()
-	return c.Conn.SetDeadline(c.clamp(t))
+	d, at := c.clamp(t)
+	c.armedR, c.armedW = at, at
+	return c.Conn.SetDeadline(d)
 }
 
 func (c *conn) SetReadDeadline(t time.Time) error {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.ownRead = t
-	c.mu.Unlock()
-	return c.Conn.SetReadDeadline(c.clamp(t))
+	d, at := c.clamp(t)
+	c.armedR = at
+	return c.Conn.SetReadDeadline(d)
 }
 
 func (c *conn) SetWriteDeadline(t time.Time) error {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.ownWrite = t
-	c.mu.Unlock()
-	return c.Conn.SetWriteDeadline(c.clamp(t))
+	d, at := c.clamp(t)
+	c.armedW = at
+	return c.Conn.SetWriteDeadline(d)
 }
 
-func (c *conn) clamp(t time.Time) time.Time {
-	if c.ctx.Err() != nil {
-		return past
+// clamp returns the deadline for the handler's own deadline t and its
+// offset from base.
+func (c *conn) clamp(t time.Time) (time.Time, time.Duration) {
+	el := time.Since(c.base)
+	if c.ctx.errAt(el >= c.maxDur) != nil {
+		return past, past.Sub(c.base)
 	}
-	return c.deadline(t)
+	d, at, _ := c.want(el, t)
+	return d, at
 }
 
 // reason names why the session ended, from the first error its I/O saw.
@@ -179,7 +251,7 @@ func (c *conn) reason(handlerDone bool) string {
 	case errors.Is(ctxErr, context.Canceled):
 		return event.ReasonShutdown
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		if !time.Now().Before(c.end) {
+		if !time.Now().Before(c.ctx.end) {
 			return event.ReasonMaxDuration
 		}
 		return event.ReasonIdle

@@ -57,13 +57,22 @@ func (c *sessionCtx) Err() error {
 	if c.hasInner.Load() {
 		return c.inner.Err()
 	}
+	return c.errAt(time.Until(c.end) <= 0)
+}
+
+// errAt is Err for a caller that has read the clock already: ended says
+// whether the session's end has passed.
+func (c *sessionCtx) errAt(ended bool) error {
+	if c.hasInner.Load() {
+		return c.inner.Err()
+	}
 	if c.stopped.Load() {
 		return context.Canceled
 	}
 	if err := c.parent.Err(); err != nil {
 		return err
 	}
-	if !time.Now().Before(c.end) {
+	if ended {
 		return context.DeadlineExceeded
 	}
 	return nil

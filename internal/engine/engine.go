@@ -4,8 +4,9 @@
 // For TCP the engine accepts (backing off on errors, as net/http does),
 // enforces the global and per-source session caps, gives each session a
 // context that is done when the server's is or the maximum duration has
-// passed, an idle timeout on every read and write, a byte budget each
-// way, and a bounded transcript; emits connect and close events; and
+// passed, an idle timeout on every read and write (which may end a
+// silent connection up to idle/64, at most a second, early: see conn), a
+// byte budget each way, and a bounded transcript; emits connect and close events; and
 // recovers a handler's panic so one session never takes the process down.
 // What a connection costs is kept small, as a sensor holds thousands: an
 // idle one waits in a shallow stack with no buffer (for a
@@ -82,16 +83,24 @@ type Engine struct {
 	wg sync.WaitGroup // sessions and datagrams being handled
 
 	// Workers: goroutines that have run a session and wait for the next
-	// (see serveConn). work hands a session to an idle one; quit ends
-	// them once Serve has no session left.
-	work    chan *tcpSession
-	quit    chan struct{}
-	workers sync.WaitGroup // every goroutine serveConn runs on
+	// (see serveConn), the one idle for the shortest time last: it is
+	// handed the next session, and the others, left idle, exit.
+	idleMu   sync.Mutex
+	idle     []*worker
+	idleTick uint64         // ticks of reapWorkers so far
+	quit     bool           // Serve has no session left: workers exit
+	workers  sync.WaitGroup // every goroutine serveConn runs on
 }
 
 // workerIdle is how long a worker waits for another session before it
-// exits.
-const workerIdle = 10 * time.Second
+// exits (half as long again at most). Tests shorten it.
+var workerIdle = 10 * time.Second
+
+// worker is a goroutine waiting for a session in Engine.idle.
+type worker struct {
+	next chan *tcpSession // its next session (nil: exit); room for one
+	tick uint64           // Engine.idleTick when it went idle
+}
 
 // Bound describes one bound listener.
 type Bound struct {
@@ -106,6 +115,9 @@ type tcpListener struct {
 	h           service.Handler
 	clientFirst bool   // h is a service.ClientFirst
 	addr        string // ln's address, as connect events name it
+	// connect is the detail of every connect event of this listener: it
+	// is the same for all, and no one writes to an event's detail.
+	connect *event.Connect
 }
 
 // New returns an engine; nothing is bound or served yet.
@@ -117,7 +129,7 @@ func New(opts Options) *Engine {
 		opts.TranscriptBudget = 256 << 20
 	}
 	return &Engine{opts: opts, log: opts.Logger, budget: transcript.NewBudget(opts.TranscriptBudget),
-		perSource: map[netip.Addr]int{}, work: make(chan *tcpSession), quit: make(chan struct{})}
+		perSource: map[netip.Addr]int{}}
 }
 
 // ListenTCP binds addr for a service. Serving starts with Serve.
@@ -133,6 +145,7 @@ func (e *Engine) ListenTCP(name, addr string, h service.Handler) (netip.AddrPort
 	_, first := h.(service.ClientFirst)
 	tl := &tcpListener{service: name, ln: ln.(*net.TCPListener), h: h, clientFirst: first,
 		addr: addrPort(ln.Addr()).String()}
+	tl.connect = &event.Connect{Listener: tl.addr}
 	e.mu.Lock()
 	e.tcp = append(e.tcp, tl)
 	e.mu.Unlock()
@@ -203,12 +216,20 @@ func (e *Engine) Serve(ctx context.Context) error {
 		loops.Add(1)
 		go func() { defer loops.Done(); e.packetLoop(ctx, l) }()
 	}
+	loops.Add(1)
+	go func() { defer loops.Done(); e.reapWorkers(ctx) }()
 	<-ctx.Done()
 	_ = e.Close()
 	loops.Wait()
 	e.stopSessions()
 	e.wg.Wait()
-	close(e.quit)
+	e.idleMu.Lock()
+	e.quit = true
+	for _, w := range e.idle {
+		w.next <- nil
+	}
+	e.idle = nil
+	e.idleMu.Unlock()
 	e.workers.Wait()
 	return nil
 }
@@ -344,36 +365,76 @@ func (e *Engine) release(s *tcpSession) {
 func (e *Engine) serveConn(s *tcpSession) {
 	e.begin(s)
 	if s.l.clientFirst {
+		// The deadline of the wait is set here, in a shallow frame: the
+		// runtime's timer code, called from the read deeper down, would
+		// grow this goroutine's stack past its starting size. The read
+		// finds it set.
+		s.conn.arm(dirRead, 0)
 		s.sess.Reader().Fill()
 	}
-	select {
-	case e.work <- s:
-		e.workers.Done()
-	default:
-		e.worker(s)
+	e.idleMu.Lock()
+	var w *worker
+	if n := len(e.idle); n > 0 {
+		w = e.idle[n-1]
+		e.idle[n-1] = nil
+		e.idle = e.idle[:n-1]
 	}
+	e.idleMu.Unlock()
+	if w != nil {
+		w.next <- s
+		e.workers.Done()
+		return
+	}
+	e.worker(s)
 }
 
 // worker runs s, then the sessions handed to it, until none came for
-// workerIdle or Serve has ended.
+// workerIdle or Serve has ended. An idle worker waits on a channel of its
+// own, not in a select with a timer: a hand-off costs no timer and no
+// more than one channel.
 func (e *Engine) worker(s *tcpSession) {
 	defer e.workers.Done()
-	var idle *time.Timer
-	for {
+	w := &worker{next: make(chan *tcpSession, 1)}
+	for s != nil {
 		e.handle(s)
-		if idle == nil {
-			idle = time.NewTimer(workerIdle)
-		} else {
-			idle.Reset(workerIdle)
+		e.idleMu.Lock()
+		if e.quit {
+			e.idleMu.Unlock()
+			return
 		}
+		w.tick = e.idleTick
+		e.idle = append(e.idle, w)
+		e.idleMu.Unlock()
+		s = <-w.next
+	}
+}
+
+// reapWorkers ends the workers that have been idle for workerIdle, until
+// ctx is done.
+func (e *Engine) reapWorkers(ctx context.Context) {
+	// A worker idle since tick t is idle for at least two periods, that
+	// is workerIdle, at tick t+3.
+	t := time.NewTicker(workerIdle / 2)
+	defer t.Stop()
+	for {
 		select {
-		case s = <-e.work:
-		case <-idle.C:
+		case <-ctx.Done():
 			return
-		case <-e.quit:
-			idle.Stop()
-			return
+		case <-t.C:
 		}
+		e.idleMu.Lock()
+		e.idleTick++
+		n := 0 // e.idle is in the order the workers went idle
+		for n < len(e.idle) && e.idle[n].tick+3 <= e.idleTick {
+			e.idle[n].next <- nil
+			n++
+		}
+		if n > 0 {
+			k := copy(e.idle, e.idle[n:])
+			clear(e.idle[k:])
+			e.idle = e.idle[:k]
+		}
+		e.idleMu.Unlock()
 	}
 }
 
@@ -391,21 +452,21 @@ func (e *Engine) begin(s *tcpSession) {
 	end := start.Add(lim.MaxDuration)
 	s.ctx.end = end
 	c := &s.conn
-	c.idle, c.end, c.maxIn, c.maxOut, c.ctx = lim.IdleTimeout, end, int64(lim.MaxBytesIn), int64(lim.MaxBytesOut), &s.ctx
+	c.idle, c.base, c.maxIn, c.maxOut, c.ctx = lim.IdleTimeout, start, int64(lim.MaxBytesIn), int64(lim.MaxBytesOut), &s.ctx
+	c.maxDur, c.armedR, c.armedW = end.Sub(start), unarmed, unarmed
 	c.tr.Init(start, int(lim.Transcript), e.budget)
 	r := &s.sess.Recorder
 	r.Sensor, r.SessionID, r.Service, r.Transport = e.opts.Sensor, event.NewID(start), s.l.service, event.TCP
 	r.Remote, r.Local = s.remote, addrPort(c.LocalAddr())
 	r.Emitter, r.Samples = e.opts.Emitter, e.opts.Samples
-	s.sess.Init(c, e.log, int(lim.ReadBuffer))
-	s.sess.Start = start
+	s.sess.InitAt(start, c, e.log, int(lim.ReadBuffer))
 	e.connected(s)
 }
 
-// connected emits the connect event, in a frame of its own: begin's is
-// not on the stack while the event is queued.
+// connected emits the connect event, at the session's start, in a frame
+// of its own: begin's is not on the stack while the event is queued.
 func (e *Engine) connected(s *tcpSession) {
-	s.sess.Emit(&event.Connect{Listener: s.l.addr})
+	s.sess.EmitAt(s.sess.Start, s.l.connect)
 }
 
 // end closes the connection and emits the close event. The session's
@@ -417,8 +478,9 @@ func (e *Engine) end(s *tcpSession, done runResult) {
 	e.release(s)
 	s.sess.Release()
 	in, out := c.tr.Kept()
-	s.sess.Emit(&event.Close{
-		DurationMS: time.Since(s.sess.Start).Milliseconds(),
+	now := time.Now()
+	s.sess.EmitAt(now, &event.Close{
+		DurationMS: now.Sub(s.sess.Start).Milliseconds(),
 		BytesIn:    c.in.Load(), BytesOut: c.out.Load(),
 		Reason:       c.reasonOr(done),
 		TranscriptIn: int64(in), TranscriptOut: int64(out),

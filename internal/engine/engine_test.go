@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -151,6 +152,61 @@ func TestIdleTimeout(t *testing.T) {
 	}
 	if got := readAll(t, c); len(got) != 0 {
 		t.Errorf("client got %q; want nothing", got)
+	}
+}
+
+// The engine sets a connection's deadline again only when the one set is
+// more than a slack (idle/64, at most a second) earlier than the idle
+// timeout wants: reads and writes spread over several idle timeouts keep
+// the session alive, and once the client falls silent the session ends
+// no sooner than the idle timeout less that slack.
+func TestIdleTimeoutSlack(t *testing.T) {
+	const idle = time.Second
+	slack := idle / 64
+	lim := limits()
+	lim.IdleTimeout = idle
+	errc := make(chan error, 1)
+	r := serve(t, lim, service.HandlerFunc(func(ctx context.Context, s *service.Session) {
+		for {
+			line, err := s.Reader().ReadLine(100)
+			if err == nil {
+				_, err = s.Write(append(line, '\n'))
+			}
+			if err != nil {
+				errc <- err
+				return
+			}
+		}
+	}), nil, 0)
+	c := dial(t, r.tcp)
+	br := bufio.NewReader(c)
+	var last time.Time
+	for i := range 6 { // 5 × 300ms: longer than the idle timeout
+		if i > 0 {
+			time.Sleep(300 * time.Millisecond)
+		}
+		last = time.Now()
+		if _, err := c.Write([]byte("ping\r\n")); err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(waitLimit))
+		if line, err := br.ReadString('\n'); err != nil || line != "ping\n" {
+			t.Fatalf("exchange %d: got %q, %v; want the echo (the session ended early?)", i, line, err)
+		}
+	}
+	// Silence: the session ends once the idle timeout, less the slack
+	// at most, has passed since the client's last line.
+	if b, err := io.ReadAll(br); len(b) != 0 || err != nil {
+		t.Fatalf("client got %q, %v; want the server's close", b, err)
+	}
+	if gap := time.Since(last); gap < idle-slack || gap > idle+5*time.Second {
+		t.Errorf("session ended %v after the last line; want the idle timeout %v (less %v at most)", gap, idle, slack)
+	}
+	if err := recv(t, errc, "the handler"); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("handler got %v; want a deadline error", err)
+	}
+	if _, cl := r.closeOf(t, c); cl.Reason != event.ReasonIdle {
+		t.Errorf("got reason %q; want %q", cl.Reason, event.ReasonIdle)
 	}
 }
 

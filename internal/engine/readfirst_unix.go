@@ -32,43 +32,25 @@ func (c *conn) ReadFirst(pool *sync.Pool) (buf *[]byte, n int, err error) {
 		c.fail(service.ErrBudget)
 		return nil, 0, service.ErrBudget
 	}
-	if err := c.ctx.Err(); err != nil {
-		c.fail(err)
-		return nil, 0, os.ErrDeadlineExceeded
+	el, err := c.start()
+	if err != nil {
+		return nil, 0, err
 	}
-	rd, _ := c.own()
-	_ = c.Conn.SetReadDeadline(c.deadline(rd))
-	if c.ctx.Err() != nil {
-		_ = c.Conn.SetReadDeadline(past)
-	}
+	// The deadline is set here, not in the raw read's callback when it
+	// is about to wait: calls made there would grow the stack of a
+	// waiting connection's goroutine past its starting size.
+	c.arm(dirRead, el)
 	rc, err := sc.SyscallConn()
 	if err != nil {
 		c.fail(err)
 		return nil, 0, err
 	}
-	var (
-		bp   *[]byte
-		rerr error
-	)
-	err = rc.Read(func(fd uintptr) bool {
-		bp = pool.Get().(*[]byte)
-		p := *bp
-		if int64(len(p)) > left {
-			p = p[:left]
-		}
-		for {
-			n, rerr = syscall.Read(int(fd), p)
-			if rerr != syscall.EINTR {
-				break
-			}
-		}
-		if rerr == syscall.EAGAIN {
-			pool.Put(bp)
-			bp = nil
-			return false // wait until readable
-		}
-		return true
-	})
+	f := firstReads.Get().(*firstRead)
+	f.pool, f.left = pool, left
+	err = rc.Read(f.fn)
+	bp, n, rerr := f.bp, f.n, f.err
+	*f = firstRead{fn: f.fn}
+	firstReads.Put(f)
 	switch {
 	case err != nil:
 	case rerr != nil:
@@ -86,4 +68,46 @@ func (c *conn) ReadFirst(pool *sync.Pool) (buf *[]byte, n int, err error) {
 	c.in.Add(int64(n))
 	c.tr.Add(transcript.In, (*bp)[:n])
 	return bp, n, nil
+}
+
+// firstRead is the state of one ReadFirst's raw read. They are pooled
+// with their callback bound, so that a read allocates neither.
+type firstRead struct {
+	pool *sync.Pool
+	left int64
+	fn   func(fd uintptr) bool // read, bound once
+	// Results.
+	bp  *[]byte
+	n   int
+	err error
+}
+
+var firstReads = sync.Pool{New: func() any {
+	f := new(firstRead)
+	f.fn = f.read
+	return f
+}}
+
+// read is called by the raw connection whenever the descriptor may be
+// readable; false means wait.
+func (f *firstRead) read(fd uintptr) bool {
+	bp := f.pool.Get().(*[]byte)
+	p := *bp
+	if int64(len(p)) > f.left {
+		p = p[:f.left]
+	}
+	var n int
+	var err error
+	for {
+		n, err = syscall.Read(int(fd), p)
+		if err != syscall.EINTR {
+			break
+		}
+	}
+	if err == syscall.EAGAIN {
+		f.pool.Put(bp)
+		return false // wait until readable
+	}
+	f.bp, f.n, f.err = bp, n, err
+	return true
 }

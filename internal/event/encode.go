@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -29,7 +30,7 @@ func (e *Event) AppendJSON(b []byte) ([]byte, error) {
 	b = appendString(b, e.ID)
 	b = append(b, `,"time":"`...)
 	var err error
-	if b, err = e.Time.UTC().AppendText(b); err != nil {
+	if b, err = appendTime(b, e.Time); err != nil {
 		return b[:start], fmt.Errorf("event %s: time: %w", e.Kind, err)
 	}
 	b = append(b, `","sensor":`...)
@@ -56,6 +57,40 @@ func (e *Event) AppendJSON(b []byte) ([]byte, error) {
 	}
 	return append(b, '}'), nil
 }
+
+// appendTime appends t in UTC as time.Time.AppendText does (RFC 3339
+// with nanoseconds, trailing zeros cut), with digits written in pairs.
+func appendTime(b []byte, t time.Time) ([]byte, error) {
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.AppendText(b) // its error
+	}
+	hour, min, sec := t.Clock()
+	b = append(b, pairs[year/100*2], pairs[year/100*2+1], pairs[year%100*2], pairs[year%100*2+1], '-',
+		pairs[month*2], pairs[month*2+1], '-', pairs[day*2], pairs[day*2+1], 'T',
+		pairs[hour*2], pairs[hour*2+1], ':', pairs[min*2], pairs[min*2+1], ':', pairs[sec*2], pairs[sec*2+1])
+	if ns := t.Nanosecond(); ns != 0 {
+		var f [10]byte
+		f[0] = '.'
+		n := 10
+		for n > 1 && ns%10 == 0 { // trailing zeros are cut
+			ns /= 10
+			n--
+		}
+		for i := n - 1; i > 0; i-- {
+			f[i] = byte('0' + ns%10)
+			ns /= 10
+		}
+		b = append(b, f[:n]...)
+	}
+	return append(b, 'Z'), nil
+}
+
+// pairs holds the two digits of 0 to 99.
+const pairs = "00010203040506070809" + "10111213141516171819" + "20212223242526272829" + "30313233343536373839" +
+	"40414243444546474849" + "50515253545556575859" + "60616263646566676869" + "70717273747576777879" +
+	"80818283848586878889" + "90919293949596979899"
 
 // appender is a detail that writes its own JSON.
 type appender interface {
@@ -181,7 +216,11 @@ func appendAddr(b []byte, a netip.AddrPort) []byte {
 	}
 	b = append(b, '"')
 	start := len(b)
-	b = a.Addr().Unmap().AppendTo(b)
+	ip := a.Addr().Unmap()
+	b = ip.AppendTo(b)
+	if ip.Is4() {
+		return append(b, '"') // digits and dots
+	}
 	for _, c := range b[start:] {
 		if c >= utf8.RuneSelf || !htmlSafe[c] {
 			// A zone with characters JSON escapes: escape it all.
@@ -204,13 +243,37 @@ var htmlSafe = func() (t [utf8.RuneSelf]bool) {
 
 const hexDigits = "0123456789abcdef"
 
+// plain8 reports whether the 8 bytes of s are all written as they are
+// (htmlSafe, and ASCII): no control character, '"', '\\', '<', '>', '&',
+// nor a byte of a multi-byte rune.
+func plain8(s string) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	_ = s[7]
+	x := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+	// (v - n…) &^ v has a high bit set if and only if some byte of v is
+	// below n (n ≤ 0x80): with n = 0x20, a control character of x; with
+	// n = 1, a zero byte of x xor '"', '\\', '&' or, bit 1 set, '>' (so
+	// '<' too). x's own high bits are the non-ASCII bytes.
+	q, bs, amp, lt := x^'"'*ones, x^'\\'*ones, x^'&'*ones, x|2*ones^'>'*ones
+	return (x|(x-0x20*ones)&^x|(q-ones)&^q|(bs-ones)&^bs|(amp-ones)&^amp|(lt-ones)&^lt)&highs == 0
+}
+
 // appendString appends s as a JSON string, escaped as encoding/json
 // escapes it: control characters, '"', '\\', '<', '>', '&', U+2028 and
 // U+2029; invalid UTF-8 becomes U+FFFD.
 func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
-	for i := 0; i < len(s); {
+	// Eight bytes at a time while none needs a closer look: most strings
+	// (ids, names, addresses, user agents) are plain ASCII throughout.
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		if !plain8(s[i : i+8]) {
+			break
+		}
+	}
+	for i < len(s) {
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if htmlSafe[c] {

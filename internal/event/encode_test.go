@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"net/netip"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // marshalReflect is the reference the hand-written encoder must match:
@@ -254,6 +256,28 @@ func BenchmarkAppendJSON(b *testing.B) {
 	}
 }
 
+// BenchmarkAppendJSONConnection encodes the three events of a short
+// connection: connect, request and close.
+func BenchmarkAppendJSONConnection(b *testing.B) {
+	req := benchEvent()
+	conn, cl := *req, *req
+	conn.Kind, conn.Detail = KindConnect, &Connect{Listener: "192.0.2.10:80"}
+	cl.Kind, cl.Detail = KindClose, &Close{DurationMS: 3, BytesIn: 102, BytesOut: 1787, Reason: "server",
+		TranscriptIn: 102, TranscriptOut: 1787}
+	evs := []*Event{&conn, req, &cl}
+	buf := make([]byte, 0, 2048)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = buf[:0]
+		for _, e := range evs {
+			var err error
+			if buf, err = e.AppendJSON(buf); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
 func BenchmarkMarshalReflect(b *testing.B) {
 	e := benchEvent()
 	b.ReportAllocs()
@@ -261,5 +285,80 @@ func BenchmarkMarshalReflect(b *testing.B) {
 		if _, err := marshalReflect(e); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// plain8 passes a word exactly when appendString would copy each of its
+// bytes as it is: one byte of each value at each place among plain ones,
+// and random words.
+func TestPlain8(t *testing.T) {
+	plain := func(w []byte) bool {
+		for _, c := range w {
+			if c >= utf8.RuneSelf || !htmlSafe[c] {
+				return false
+			}
+		}
+		return true
+	}
+	w := []byte("abcdefgh")
+	for pos := range 8 {
+		for c := range 256 {
+			v := append([]byte(nil), w...)
+			v[pos] = byte(c)
+			if got, want := plain8(string(v)), plain(v); got != want {
+				t.Fatalf("plain8(%q) = %v; want %v", v, got, want)
+			}
+		}
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 200000 {
+		v := make([]byte, 8)
+		for i := range v {
+			switch r.IntN(3) {
+			case 0:
+				v[i] = byte(r.IntN(256))
+			case 1:
+				v[i] = byte(0x20 + r.IntN(0x60))
+			default:
+				v[i] = "\"\\<>&\x1f\x20\x7f\x80"[r.IntN(9)]
+			}
+		}
+		if got, want := plain8(string(v)), plain(v); got != want {
+			t.Fatalf("plain8(%q) = %v; want %v", v, got, want)
+		}
+	}
+}
+
+// appendTime writes what time.Time.AppendText does, in UTC, errors
+// included.
+func TestAppendTime(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	zones := []*time.Location{time.UTC, time.FixedZone("x", 5*3600+1800), time.FixedZone("y", -7*3600)}
+	check := func(tm time.Time) {
+		t.Helper()
+		got, gotErr := appendTime([]byte("x"), tm)
+		want, wantErr := tm.UTC().AppendText([]byte("x"))
+		if string(got) != string(want) || (gotErr == nil) != (wantErr == nil) {
+			t.Fatalf("%v: got %q, %v; want %q, %v", tm, got, gotErr, want, wantErr)
+		}
+	}
+	for _, tm := range []time.Time{{}, time.Unix(0, 0), time.Unix(0, 1), time.Unix(1, 100), time.Unix(1, 999999999),
+		time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC), time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(-1, 12, 31, 23, 59, 59, 0, time.UTC), time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2024, 2, 29, 12, 0, 0, 500000000, time.FixedZone("z", 14*3600))} {
+		check(tm)
+	}
+	for range 100000 {
+		var ns int64
+		switch r.IntN(3) {
+		case 0:
+			ns = r.Int64N(4102444800) * 1e9 // whole seconds, 1970 to 2100
+		case 1:
+			ns = r.Int64N(4102444800*1e9) / int64(math.Pow10(r.IntN(10))) * int64(math.Pow10(r.IntN(10)))
+		default:
+			ns = r.Int64()
+		}
+		check(time.Unix(0, ns).In(zones[r.IntN(len(zones))]))
+		check(time.Unix(r.Int64N(1<<40)-1<<39, r.Int64N(1e9)))
 	}
 }

@@ -101,3 +101,36 @@ func BenchmarkNewID(b *testing.B) {
 		_ = event.NewID(now)
 	}
 }
+
+// New's events carry an ID of the same form, of their time.
+func TestNewEvent(t *testing.T) {
+	tm := time.Date(2026, 11, 27, 20, 41, 5, 123456789, time.UTC)
+	e1, e2 := event.New(tm), event.New(tm)
+	if !e1.Time.Equal(tm) {
+		t.Errorf("got time %v; want %v", e1.Time, tm)
+	}
+	b := idBytes(t, e1.ID)
+	if ms := uint64(b[0])<<40 | uint64(b[1])<<32 | uint64(b[2])<<24 | uint64(b[3])<<16 | uint64(b[4])<<8 | uint64(b[5]); ms != uint64(tm.UnixMilli()) {
+		t.Errorf("id %s has milliseconds %d; want %d", e1.ID, ms, tm.UnixMilli())
+	}
+	if e1.ID == e2.ID {
+		t.Errorf("two events got id %s", e1.ID)
+	}
+	id := e1.ID
+	*e1 = event.Event{}
+	if !uuidForm.MatchString(id) {
+		t.Errorf("id %q changed with its event", id)
+	}
+}
+
+var sinkEvent *event.Event
+
+// BenchmarkNewEvent is an event's allocation with its ID, as
+// service.Recorder makes them.
+func BenchmarkNewEvent(b *testing.B) {
+	now := time.Now()
+	b.ReportAllocs()
+	for b.Loop() {
+		sinkEvent = event.New(now)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"sync"
+	"sync/atomic"
 )
 
 // Reader is the buffered reader of one session. Every line it returns is
@@ -13,22 +14,40 @@ import (
 type Reader struct {
 	src  io.Reader
 	size int
-	buf  []byte  // nil while idle
-	bufp *[]byte // buf as its pool holds it
+	buf  []byte     // nil while idle
+	bufp *[]byte    // buf as its pool holds it
+	pool *sync.Pool // bufp's
 	r, w int
 	err  error
 	one  [1]byte
 }
 
-var bufPools sync.Map // size -> *sync.Pool of *[]byte
+// sizedPool is a pool of read buffers of one size.
+type sizedPool struct {
+	size int
+	pool sync.Pool // of *[]byte
+}
 
-// bufPool returns the pool of read buffers of one size.
+var (
+	bufPools sync.Map                  // size -> *sizedPool
+	lastPool atomic.Pointer[sizedPool] // the one bufPool returned last
+)
+
+// bufPool returns the pool of read buffers of one size. Sessions mostly
+// ask for the same size: it is found without a look-up.
 func bufPool(size int) *sync.Pool {
-	if p, ok := bufPools.Load(size); ok {
-		return p.(*sync.Pool)
+	if p := lastPool.Load(); p != nil && p.size == size {
+		return &p.pool
 	}
-	p, _ := bufPools.LoadOrStore(size, &sync.Pool{New: func() any { b := make([]byte, size); return &b }})
-	return p.(*sync.Pool)
+	v, ok := bufPools.Load(size)
+	if !ok {
+		p := &sizedPool{size: size}
+		p.pool.New = func() any { b := make([]byte, size); return &b }
+		v, _ = bufPools.LoadOrStore(size, p)
+	}
+	p := v.(*sizedPool)
+	lastPool.Store(p)
+	return &p.pool
 }
 
 // NewReader returns a Reader over src, for protocols that parse a byte
@@ -39,8 +58,8 @@ func NewReader(src io.Reader, size int) *Reader {
 
 func (b *Reader) release() {
 	if b.buf != nil {
-		bufPool(len(*b.bufp)).Put(b.bufp)
-		b.buf, b.bufp, b.r, b.w = nil, nil, 0, 0
+		b.pool.Put(b.bufp)
+		b.buf, b.bufp, b.pool, b.r, b.w = nil, nil, nil, 0, 0
 	}
 }
 
@@ -88,7 +107,8 @@ func (b *Reader) fill() {
 	if b.buf == nil {
 		b.size = b.bufSize()
 		if fr, ok := b.src.(firstReader); ok {
-			buf, n, err := fr.ReadFirst(bufPool(b.size))
+			pool := bufPool(b.size)
+			buf, n, err := fr.ReadFirst(pool)
 			if n <= 0 {
 				if err == nil {
 					err = io.ErrNoProgress
@@ -96,7 +116,7 @@ func (b *Reader) fill() {
 				b.err = err
 				return
 			}
-			b.buf, b.bufp, b.r, b.w, b.err = *buf, buf, 0, n, err
+			b.buf, b.bufp, b.pool, b.r, b.w, b.err = *buf, buf, pool, 0, n, err
 			return
 		}
 		n, err := b.src.Read(b.one[:])
@@ -107,7 +127,8 @@ func (b *Reader) fill() {
 			b.err = err
 			return
 		}
-		b.bufp = bufPool(b.size).Get().(*[]byte)
+		b.pool = bufPool(b.size)
+		b.bufp = b.pool.Get().(*[]byte)
 		b.buf = *b.bufp
 		b.buf[0] = b.one[0]
 		b.r, b.w = 0, 1

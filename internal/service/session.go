@@ -56,12 +56,24 @@ func (r *Recorder) Emit(d event.Detail) {
 	if r.Emitter == nil {
 		return
 	}
-	now := time.Now()
-	r.Emitter.Emit(&event.Event{
-		ID: event.NewID(now), Time: now, Sensor: r.Sensor, Session: r.SessionID,
-		Service: r.Service, Transport: r.Transport, Src: r.Remote, Dst: r.Local,
-		Kind: d.Kind(), Detail: d,
-	})
+	r.emit(time.Now(), d)
+}
+
+// EmitAt records one event of this session that happened at t, a time
+// the caller has just read from the clock (the engine: a session's
+// start, its end).
+func (r *Recorder) EmitAt(t time.Time, d event.Detail) {
+	if r.Emitter == nil {
+		return
+	}
+	r.emit(t, d)
+}
+
+func (r *Recorder) emit(t time.Time, d event.Detail) {
+	e := event.New(t)
+	e.Sensor, e.Session, e.Service, e.Transport = r.Sensor, r.SessionID, r.Service, r.Transport
+	e.Src, e.Dst, e.Kind, e.Detail = r.Remote, r.Local, d.Kind(), d
+	r.Emitter.Emit(e)
 }
 
 // SaveSample keeps data in the sample store, emits a sample event and
@@ -105,7 +117,13 @@ func NewSession(conn net.Conn, rec Recorder, log *slog.Logger, bufSize int) *Ses
 // NewSession does: for an engine that allocates its sessions along with
 // the rest of a connection's state.
 func (s *Session) Init(conn net.Conn, log *slog.Logger, bufSize int) {
-	s.Start, s.Log, s.conn = time.Now(), log, conn
+	s.InitAt(time.Now(), conn, log, bufSize)
+}
+
+// InitAt is Init for a session that started at start, a time the caller
+// has just read from the clock.
+func (s *Session) InitAt(start time.Time, conn net.Conn, log *slog.Logger, bufSize int) {
+	s.Start, s.Log, s.conn = start, log, conn
 	s.rd.src, s.rd.size = conn, bufSize
 }
 
