@@ -362,10 +362,20 @@ func TestNmapMsSqlInfo(t *testing.T) {
 
 // hydra's mssql module sends TDS 4.2 login records; every attempt is a
 // login event, and the one accepted is the one hydra reports.
+//
+// hydra 9.4 ends its attack as soon as a worker asks for a guess and
+// none is left, killing workers still in the middle of one ("Writing
+// restore file because N final worker threads did not complete"), so
+// the last attempts may never reach the server: up to N of them may
+// have no login event.
 func TestHydra(t *testing.T) {
+	const tasks = 4
 	hydra := lookClient(t, "hydra", "hydra")
 	h := start(t, newServer(t, func(c *Config) { c.Accept = []Credential{{User: "sa", Password: "letmein"}} }))
 	dir := t.TempDir()
+	// The user with the accepted password goes first, so the pair is in
+	// hydra's first round of guesses, not among the last ones, which
+	// hydra may cut off.
 	users, passwords := []string{"sa", "admin", "dbo"}, []string{"123456", "letmein", "password", "sa"}
 	if err := os.WriteFile(filepath.Join(dir, "users"), []byte(strings.Join(users, "\n")+"\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -373,7 +383,7 @@ func TestHydra(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "passwords"), []byte(strings.Join(passwords, "\n")+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out := run(t, time.Minute, "", hydra, "-V", "-e", "n", "-t", "4", "-L", filepath.Join(dir, "users"), "-P", filepath.Join(dir, "passwords"),
+	out := run(t, time.Minute, "", hydra, "-V", "-e", "n", "-t", strconv.Itoa(tasks), "-L", filepath.Join(dir, "users"), "-P", filepath.Join(dir, "passwords"),
 		"-s", strconv.Itoa(int(h.Addr.Port())), "127.0.0.1", "mssql")
 	if !regexp.MustCompile(`login: sa\s+password: letmein`).MatchString(out) {
 		t.Errorf("hydra did not report sa / letmein:\n%s", out)
@@ -386,18 +396,47 @@ func TestHydra(t *testing.T) {
 	if len(attempts) != len(users)*(len(passwords)+1) {
 		t.Fatalf("hydra made %d attempts, want %d:\n%s", len(attempts), len(users)*(len(passwords)+1), out)
 	}
-	evs := h.WaitClosed(t, len(attempts))
+	cutOff := 0
+	if m := regexp.MustCompile(`because (\d+) final worker threads? did not complete`).FindStringSubmatch(out); m != nil {
+		cutOff, _ = strconv.Atoi(m[1])
+	}
+	// The worker that found nothing left to do is not one of them.
+	if cutOff > tasks-1 {
+		t.Fatalf("hydra says it cut off %d attempts; with %d workers it cannot cut off more than %d:\n%s", cutOff, tasks, tasks-1, out)
+	}
+	evs := h.Events.Wait(t, 10*time.Second, func(evs []*event.Event) bool {
+		return len(servicetest.OfKind(evs, event.KindLogin)) >= len(attempts)-cutOff &&
+			len(servicetest.OfKind(evs, event.KindClose)) == len(servicetest.OfKind(evs, event.KindConnect))
+	})
 	var logins []string
+	hits := 0
 	for _, l := range details[*event.Login](evs, event.KindLogin) {
 		logins = append(logins, l.User+"/"+l.Password)
+		if l.Success {
+			hits++
+		}
 		if l.Success != (l.User == "sa" && l.Password == "letmein") {
 			t.Errorf("login %s/%s success %v", l.User, l.Password, l.Success)
 		}
 	}
-	slices.Sort(attempts)
-	slices.Sort(logins)
-	if !slices.Equal(attempts, logins) {
-		t.Errorf("login events\n %q\nhydra's attempts\n %q", logins, attempts)
+	if hits != 1 {
+		t.Errorf("%d successful logins, want 1 (sa/letmein)", hits)
+	}
+	// Every login event is one of hydra's attempts, each at most once;
+	// only the attempts hydra cut off may lack one.
+	left := slices.Clone(attempts)
+	for _, l := range logins {
+		i := slices.Index(left, l)
+		if i < 0 {
+			t.Errorf("login %s is none of hydra's attempts (or one twice)", l)
+			continue
+		}
+		left = slices.Delete(left, i, i+1)
+	}
+	if len(left) > cutOff {
+		slices.Sort(attempts)
+		slices.Sort(logins)
+		t.Errorf("attempts %q have no login event (hydra cut off %d)\nlogin events\n %q\nhydra's attempts\n %q", left, cutOff, logins, attempts)
 	}
 }
 

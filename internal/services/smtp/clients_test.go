@@ -13,6 +13,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -164,40 +166,62 @@ func TestSwaksAttach(t *testing.T) {
 
 // hydra guesses AUTH LOGIN passwords: every guess is one login event and
 // the service still answers afterwards.
+//
+// hydra 9.4 ends its attack as soon as a worker asks for a guess and
+// none is left, killing workers still in the middle of one ("Writing
+// restore file because N final worker threads did not complete"), so
+// the last guesses may never reach the server: the login events may
+// fall short of the guesses by up to N, never more.
 func TestHydraAuthLogin(t *testing.T) {
+	const tasks = 4
 	bin := lookPath(t, "hydra", "hydra")
 	h := servicetest.Start(t, "smtp", newServer(t, service.ProfileWindows2000, nil), nil)
 	dir := t.TempDir()
 	users := []string{"administrator", "admin", "test"}
 	// The one right pair is the last password tried for its user, so
-	// hydra makes every guess.
+	// hydra makes every guess; its user comes first, so the pair is in
+	// hydra's first round of guesses, not among the last ones, which
+	// hydra may cut off.
 	passes := []string{"123456", "letmein", "password"}
 	_ = os.WriteFile(filepath.Join(dir, "users"), []byte(strings.Join(users, "\n")+"\n"), 0o644)
 	_ = os.WriteFile(filepath.Join(dir, "passes"), []byte(strings.Join(passes, "\n")+"\n"), 0o644)
-	out := runHydra(t, dir, bin, "-I", "-L", "users", "-P", "passes", "-t", "4", "-s", strconv.Itoa(int(h.Addr.Port())),
+	out := runHydra(t, dir, bin, "-I", "-L", "users", "-P", "passes", "-t", strconv.Itoa(tasks), "-s", strconv.Itoa(int(h.Addr.Port())),
 		"127.0.0.1", "smtp")
 	if !strings.Contains(out, "1 valid password found") || !strings.Contains(out, "login: administrator   password: password") {
 		t.Errorf("hydra did not find administrator/password:\n%s", out)
 	}
+	cutOff := 0
+	if m := regexp.MustCompile(`because (\d+) final worker threads? did not complete`).FindStringSubmatch(out); m != nil {
+		cutOff, _ = strconv.Atoi(m[1])
+	}
+	// The worker that found nothing left to do is not one of them.
+	if cutOff > tasks-1 {
+		t.Fatalf("hydra says it cut off %d guesses; with %d workers it cannot cut off more than %d:\n%s", cutOff, tasks, tasks-1, out)
+	}
 	want := len(users) * len(passes)
 	evs := h.Events.Wait(t, 20*time.Second, func(evs []*event.Event) bool {
-		return len(servicetest.OfKind(evs, event.KindLogin)) >= want &&
+		return len(servicetest.OfKind(evs, event.KindLogin)) >= want-cutOff &&
 			len(servicetest.OfKind(evs, event.KindClose)) == len(servicetest.OfKind(evs, event.KindConnect))
 	})
 	seen := map[string]bool{}
-	ok := 0
+	var hits []string
 	for _, e := range servicetest.OfKind(evs, event.KindLogin) {
 		l := e.Detail.(*event.Login)
 		if l.Method != "login" {
 			t.Errorf("login method %q, want login", l.Method)
 		}
+		if !slices.Contains(users, l.User) || !slices.Contains(passes, l.Password) {
+			t.Errorf("login %s/%s is none of hydra's guesses", l.User, l.Password)
+		}
 		seen[l.User+"/"+l.Password] = true
 		if l.Success {
-			ok++
+			hits = append(hits, l.User+"/"+l.Password)
 		}
 	}
-	if n := len(servicetest.OfKind(evs, event.KindLogin)); n != want || len(seen) != want || ok != 1 {
-		t.Errorf("%d login events, %d distinct, %d successes; want %d, %d, 1", n, len(seen), ok, want, want)
+	if n := len(servicetest.OfKind(evs, event.KindLogin)); n < want-cutOff || n > want || len(seen) != n ||
+		len(hits) != 1 || hits[0] != "administrator/password" {
+		t.Errorf("%d login events, %d distinct, successes %v; want %d to %d (hydra cut off %d), as many distinct, [administrator/password]\n%s",
+			n, len(seen), hits, want-cutOff, want, cutOff, out)
 	}
 	greet(t, h)
 }
