@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/smallpot/smallpot/internal/event"
 	"github.com/smallpot/smallpot/internal/service"
+	"github.com/smallpot/smallpot/internal/service/servicetest"
 )
 
 // onlyServices returns a config enabling just the named services, each
@@ -41,14 +41,9 @@ func needTool(t *testing.T, tool, pkg string) {
 	}
 }
 
-// runTool runs a client as exec's CombinedOutput does, bounded in time
-// beyond the client's own timeouts.
+// runTool runs a client, bounded in time beyond its own timeouts.
 func runTool(name string, args ...string) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.WaitDelay = 5 * time.Second // a killed client's children must not hold its pipes open
-	return cmd.CombinedOutput()
+	return servicetest.Run(2*time.Minute, name, args...)
 }
 
 func sha256Hex(b []byte) string {

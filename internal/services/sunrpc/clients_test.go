@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -34,22 +32,6 @@ const (
 	helperEventsEnv  = "SMALLPOT_SUNRPC_HELPER_EVENTS"
 )
 
-// jsonLines writes every event as one JSON line.
-type jsonLines struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (j *jsonLines) Emit(e *event.Event) {
-	b, err := json.Marshal(e)
-	if err != nil {
-		panic(err)
-	}
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	_, _ = j.w.Write(append(b, '\n'))
-}
-
 // TestHelperServeInNetns is not a test: started by the tests below inside
 // a network namespace, it serves the portmapper of a profile on
 // 127.0.0.1:111 (tcp and udp, with the profile's reply factor), says
@@ -71,7 +53,7 @@ func TestHelperServeInNetns(t *testing.T) {
 	}
 	defer f.Close()
 	eng := engine.New(engine.Options{Sensor: "netns", Limits: servicetest.Limits(),
-		Emitter: &jsonLines{w: f}, Samples: servicetest.NewMemSamples()})
+		Emitter: &servicetest.JSONLines{W: f}, Samples: servicetest.NewMemSamples()})
 	if _, err := eng.ListenTCP("sunrpc", "127.0.0.1:111", srv); err != nil {
 		t.Fatal(err)
 	}
@@ -94,42 +76,10 @@ func TestHelperServeInNetns(t *testing.T) {
 	}
 }
 
-// netns creates a network namespace with its loopback up, deleted when
-// the test ends, and returns its name and the path of ip.
+// netns creates the network namespace the portmapper serves in on its
+// real port, deleted when the test ends.
 func netns(t *testing.T) (name, ip string) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: rpcinfo always asks port 111, so the portmapper runs on it inside a network namespace")
-	}
-	ip, err := exec.LookPath("ip")
-	if err != nil {
-		t.Skip("needs ip (Debian package iproute2) to create a network namespace")
-	}
-	var rnd [4]byte
-	_, _ = rand.Read(rnd[:])
-	name = "smallpot-rpc-" + hex.EncodeToString(rnd[:])
-	if out, err := runIP(ip, "netns", "add", name); err != nil {
-		t.Skipf("cannot create a network namespace (%v): %s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := runIP(ip, "netns", "delete", name); err != nil {
-			t.Errorf("ip netns delete %s: %v: %s", name, err, out)
-		}
-	})
-	if out, err := runIP(ip, "-n", name, "link", "set", "lo", "up"); err != nil {
-		t.Fatalf("ip -n %s link set lo up: %v: %s", name, err, out)
-	}
-	return name, ip
-}
-
-// runIP runs ip with args, as exec's CombinedOutput does, bounded in
-// time.
-func runIP(ip string, args ...string) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, ip, args...)
-	cmd.WaitDelay = 5 * time.Second // a killed client's children must not hold its pipes open
-	return cmd.CombinedOutput()
+	return servicetest.Netns(t, "smallpot-rpc-", "rpcinfo always asks port 111, so the portmapper runs on it inside a network namespace")
 }
 
 // nsServer is the helper process serving in a namespace.

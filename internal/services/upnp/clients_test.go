@@ -3,8 +3,6 @@ package upnp
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,7 +13,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -38,21 +35,6 @@ const (
 	helperProfileEnv = "SMALLPOT_UPNP_HELPER_PROFILE"
 	helperEventsEnv  = "SMALLPOT_UPNP_HELPER_EVENTS"
 )
-
-type jsonLines struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (j *jsonLines) Emit(e *event.Event) {
-	b, err := json.Marshal(e)
-	if err != nil {
-		panic(err)
-	}
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	_, _ = j.w.Write(append(b, '\n'))
-}
 
 // TestHelperGatewayInNetns is not a test: started by TestUpnpcDiscovery
 // inside its network namespace, it serves a profile's gateway on udp
@@ -90,7 +72,7 @@ func TestHelperGatewayInNetns(t *testing.T) {
 	}
 	defer group.Close()
 	eng := engine.New(engine.Options{Sensor: "netns", Limits: servicetest.Limits(),
-		Emitter: &jsonLines{w: f}, Samples: servicetest.NewMemSamples()})
+		Emitter: &servicetest.JSONLines{W: f}, Samples: servicetest.NewMemSamples()})
 	if _, err := eng.ListenTCP("upnp", "127.0.0.1:"+strconv.Itoa(cfg.DescriptionPort), srv); err != nil {
 		t.Fatal(err)
 	}
@@ -119,45 +101,8 @@ func TestHelperGatewayInNetns(t *testing.T) {
 // netns creates a network namespace whose loopback is up and carries
 // multicast, deleted when the test ends.
 func netns(t *testing.T) (name, ip string) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to create a network namespace where loopback carries upnpc's multicast search")
-	}
-	ip, err := exec.LookPath("ip")
-	if err != nil {
-		t.Skip("needs ip (Debian package iproute2) to create a network namespace")
-	}
-	var rnd [4]byte
-	_, _ = rand.Read(rnd[:])
-	name = "smallpot-upnp-" + hex.EncodeToString(rnd[:])
-	if out, err := runIP(ip, "netns", "add", name); err != nil {
-		t.Skipf("cannot create a network namespace (%v): %s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := runIP(ip, "netns", "delete", name); err != nil {
-			t.Errorf("ip netns delete %s: %v: %s", name, err, out)
-		}
-	})
-	for _, args := range [][]string{
-		{"link", "set", "lo", "up"},
-		{"link", "set", "lo", "multicast", "on"},
-		{"route", "add", "239.0.0.0/8", "dev", "lo"},
-	} {
-		if out, err := runIP(ip, append([]string{"-n", name}, args...)...); err != nil {
-			t.Fatalf("ip -n %s %v: %v: %s", name, args, err, out)
-		}
-	}
-	return name, ip
-}
-
-// runIP runs ip with args, as exec's CombinedOutput does, bounded in
-// time.
-func runIP(ip string, args ...string) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, ip, args...)
-	cmd.WaitDelay = 5 * time.Second // a killed client's children must not hold its pipes open
-	return cmd.CombinedOutput()
+	return servicetest.Netns(t, "smallpot-upnp-", "to create a network namespace where loopback carries upnpc's multicast search",
+		[]string{"link", "set", "lo", "multicast", "on"}, []string{"route", "add", "239.0.0.0/8", "dev", "lo"})
 }
 
 // TestUpnpcDiscovery: upnpc finds each persona's gateway by multicast

@@ -1,0 +1,78 @@
+package servicetest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"os"
+	"os/exec"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/smallpot/smallpot/internal/event"
+)
+
+// Run runs a client program as exec's CombinedOutput does, ended after
+// timeout beyond the client's own timeouts. A killed client's children
+// cannot hold its pipes open: Wait gives up on them after 5 seconds.
+func Run(timeout time.Duration, name string, args ...string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.WaitDelay = 5 * time.Second
+	return cmd.CombinedOutput()
+}
+
+// Netns creates a network namespace named prefix plus random hex, brings
+// its loopback up, runs each of setup as `ip -n NAME ARGS...`, and deletes
+// it when the test ends. It returns the namespace's name and the path of
+// ip. Without root (why says what the namespace is for) or without ip
+// the test is skipped.
+func Netns(t testing.TB, prefix, why string, setup ...[]string) (name, ip string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: " + why)
+	}
+	ip, err := exec.LookPath("ip")
+	if err != nil {
+		t.Skip("needs ip (Debian package iproute2) to create a network namespace")
+	}
+	var rnd [4]byte
+	_, _ = rand.Read(rnd[:])
+	name = prefix + hex.EncodeToString(rnd[:])
+	if out, err := Run(30*time.Second, ip, "netns", "add", name); err != nil {
+		t.Skipf("cannot create a network namespace (%v): %s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := Run(30*time.Second, ip, "netns", "delete", name); err != nil {
+			t.Errorf("ip netns delete %s: %v: %s", name, err, out)
+		}
+	})
+	for _, args := range append([][]string{{"link", "set", "lo", "up"}}, setup...) {
+		if out, err := Run(30*time.Second, ip, append([]string{"-n", name}, args...)...); err != nil {
+			t.Fatalf("ip -n %s %v: %v: %s", name, args, err, out)
+		}
+	}
+	return name, ip
+}
+
+// JSONLines is an emitter that writes every event as one JSON line to W:
+// how a helper process serving inside a namespace hands its events to
+// the test.
+type JSONLines struct {
+	mu sync.Mutex
+	W  io.Writer
+}
+
+func (j *JSONLines) Emit(e *event.Event) {
+	b, err := json.Marshal(e)
+	if err != nil {
+		panic(err)
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	_, _ = j.W.Write(append(b, '\n'))
+}
