@@ -215,7 +215,10 @@ func TestHydra(t *testing.T) {
 	_ = os.WriteFile(passes, []byte("123456\npassword\nbackup2001\ntoor\nletmein\nqwerty\n"), 0o644)
 	out, err := run(t, 120*time.Second, bin, "-L", users, "-P", passes, "-s", strconv.Itoa(int(h.Addr.Port())),
 		"-t", strconv.Itoa(tasks), "-I", "-V", "-w", "10", "127.0.0.1", "ftp")
-	if err != nil {
+	// When hydra cuts guesses off it exits with status 255 ("1 target did
+	// not resolve or could not be connected"), whatever it found: the
+	// events decide.
+	if err != nil && !regexp.MustCompile(`final worker threads? did not complete`).MatchString(out) {
 		t.Fatalf("hydra: %v\n%s", err, out)
 	}
 	if !regexp.MustCompile(`login:\s+backup\s+password:\s+backup2001`).MatchString(out) {

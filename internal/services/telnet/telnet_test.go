@@ -348,7 +348,15 @@ func TestHydra(t *testing.T) {
 	cmd.WaitDelay = 5 * time.Second // a killed client's children must not hold its pipes open
 	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()
-	if err != nil {
+	// Every guess hydra completed is recorded; those it says it cut off
+	// (at most one per other worker) may be missing, and it then exits
+	// with status 255 ("1 target did not resolve or could not be
+	// connected") even when it found the pair.
+	cutOff := 0
+	if m := regexp.MustCompile(`because (\d+) final worker threads? did not complete`).FindSubmatch(out); m != nil {
+		cutOff, _ = strconv.Atoi(string(m[1]))
+	}
+	if err != nil && cutOff == 0 {
 		t.Fatalf("hydra: %v\n%s", err, out)
 	}
 	if !strings.Contains(string(out), "login: carol   password: p3") || !strings.Contains(string(out), "1 valid password found") {
@@ -368,12 +376,6 @@ func TestHydra(t *testing.T) {
 				t.Errorf("accepted %s:%s", l.User, l.Password)
 			}
 		}
-	}
-	// Every guess hydra completed is recorded; those it says it cut off
-	// (at most one per other worker) may be missing.
-	cutOff := 0
-	if m := regexp.MustCompile(`because (\d+) final worker threads? did not complete`).FindSubmatch(out); m != nil {
-		cutOff, _ = strconv.Atoi(string(m[1]))
 	}
 	if cutOff > 3 {
 		t.Fatalf("hydra says it cut off %d guesses; with 4 workers it cannot cut off more than 3:\n%s", cutOff, out)
