@@ -70,6 +70,19 @@ type Module struct {
 	New func(cfg Config, env Env) (any, error)
 }
 
+// NewAs adapts a protocol's constructor, which takes its own configuration
+// type, to Module.New: a configuration of another type (a registry bug) is
+// an error naming the service.
+func NewAs[C Config, S any](name string, newFn func(C, Env) (S, error)) func(Config, Env) (any, error) {
+	return func(cfg Config, env Env) (any, error) {
+		c, ok := cfg.(C)
+		if !ok {
+			return nil, fmt.Errorf("%s: config of type %T", name, cfg)
+		}
+		return newFn(c, env)
+	}
+}
+
 var (
 	regMu    sync.Mutex
 	registry = map[string]Module{}

@@ -31,13 +31,7 @@ func init() {
 		Name:    "ftp",
 		Summary: "FTP server: Microsoft FTP Service 5.0 (windows2000) or BusyBox ftpd (linux-iot)",
 		Config:  func(profile string) service.Config { return DefaultConfig(profile) },
-		New: func(cfg service.Config, env service.Env) (any, error) {
-			c, ok := cfg.(*Config)
-			if !ok {
-				return nil, fmt.Errorf("ftp: config of type %T", cfg)
-			}
-			return New(c, env)
-		},
+		New:     service.NewAs("ftp", New),
 	})
 }
 

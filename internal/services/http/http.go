@@ -32,13 +32,7 @@ func init() {
 		Name:    "http",
 		Summary: "web server: IIS 5.0 (windows2000) or a router's GoAhead-Webs (linux-iot)",
 		Config:  func(profile string) service.Config { return DefaultConfig(profile) },
-		New: func(cfg service.Config, env service.Env) (any, error) {
-			c, ok := cfg.(*Config)
-			if !ok {
-				return nil, fmt.Errorf("http: config of type %T", cfg)
-			}
-			return New(c, env)
-		},
+		New:     service.NewAs("http", New),
 	})
 }
 

@@ -36,13 +36,7 @@ func init() {
 		Name:    "mssql",
 		Summary: "Microsoft SQL Server 2000: TDS logins and batches, resolution service, Slammer datagrams",
 		Config:  func(profile string) service.Config { return DefaultConfig(profile) },
-		New: func(cfg service.Config, env service.Env) (any, error) {
-			c, ok := cfg.(*Config)
-			if !ok {
-				return nil, fmt.Errorf("mssql: config of type %T", cfg)
-			}
-			return New(c, env)
-		},
+		New:     service.NewAs("mssql", New),
 	})
 }
 

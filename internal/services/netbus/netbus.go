@@ -36,13 +36,7 @@ func init() {
 		Name:    "netbus",
 		Summary: "NetBus 1.60 backdoor server: login, commands, uploads",
 		Config:  func(profile string) service.Config { return DefaultConfig(profile) },
-		New: func(cfg service.Config, env service.Env) (any, error) {
-			c, ok := cfg.(*Config)
-			if !ok {
-				return nil, fmt.Errorf("netbus: config of type %T", cfg)
-			}
-			return New(c, env)
-		},
+		New:     service.NewAs("netbus", New),
 	})
 }
 

@@ -26,13 +26,7 @@ func init() {
 		Name:    "pop3",
 		Summary: "POP3 server: Exchange 2000 (windows2000) or Dovecot (linux-iot)",
 		Config:  func(profile string) service.Config { return DefaultConfig(profile) },
-		New: func(cfg service.Config, env service.Env) (any, error) {
-			c, ok := cfg.(*Config)
-			if !ok {
-				return nil, fmt.Errorf("pop3: config of type %T", cfg)
-			}
-			return New(c, env)
-		},
+		New:     service.NewAs("pop3", New),
 	})
 }
 

@@ -33,13 +33,7 @@ func init() {
 		Name:    "smtp",
 		Summary: "mail server that never relays: Exchange 2000 (windows2000) or Postfix (linux-iot)",
 		Config:  func(profile string) service.Config { return DefaultConfig(profile) },
-		New: func(cfg service.Config, env service.Env) (any, error) {
-			c, ok := cfg.(*Config)
-			if !ok {
-				return nil, fmt.Errorf("smtp: config of type %T", cfg)
-			}
-			return New(c, env)
-		},
+		New:     service.NewAs("smtp", New),
 	})
 }
 

@@ -41,13 +41,7 @@ func init() {
 		Name:    "ssh",
 		Summary: "SSH: OpenSSH for Windows (windows2000) or Dropbear (linux-iot), with a fake shell, scp and sftp",
 		Config:  func(profile string) service.Config { return DefaultConfig(profile) },
-		New: func(cfg service.Config, env service.Env) (any, error) {
-			c, ok := cfg.(*Config)
-			if !ok {
-				return nil, fmt.Errorf("ssh: config of type %T", cfg)
-			}
-			return New(c, env)
-		},
+		New:     service.NewAs("ssh", New),
 	})
 }
 

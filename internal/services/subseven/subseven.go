@@ -31,13 +31,7 @@ func init() {
 		Name:    "subseven",
 		Summary: "SubSeven 2.1 backdoor server: password, commands, uploads",
 		Config:  func(profile string) service.Config { return DefaultConfig(profile) },
-		New: func(cfg service.Config, env service.Env) (any, error) {
-			c, ok := cfg.(*Config)
-			if !ok {
-				return nil, fmt.Errorf("subseven: config of type %T", cfg)
-			}
-			return New(c, env)
-		},
+		New:     service.NewAs("subseven", New),
 	})
 }
 

@@ -32,13 +32,7 @@ func init() {
 		Name:    "sunrpc",
 		Summary: "Sun RPC portmapper / rpcbind (tcp and udp 111)",
 		Config:  func(profile string) service.Config { return DefaultConfig(profile) },
-		New: func(cfg service.Config, env service.Env) (any, error) {
-			c, ok := cfg.(*Config)
-			if !ok {
-				return nil, fmt.Errorf("sunrpc: config of type %T", cfg)
-			}
-			return New(c, env)
-		},
+		New:     service.NewAs("sunrpc", New),
 	})
 }
 

@@ -32,13 +32,7 @@ func init() {
 		Name:    "telnet",
 		Summary: "telnet: Microsoft Telnet Service (windows2000) or BusyBox telnetd (linux-iot), with a fake shell",
 		Config:  func(profile string) service.Config { return DefaultConfig(profile) },
-		New: func(cfg service.Config, env service.Env) (any, error) {
-			c, ok := cfg.(*Config)
-			if !ok {
-				return nil, fmt.Errorf("telnet: config of type %T", cfg)
-			}
-			return New(c, env)
-		},
+		New:     service.NewAs("telnet", New),
 	})
 }
 

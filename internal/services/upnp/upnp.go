@@ -41,13 +41,7 @@ func init() {
 		Name:    "upnp",
 		Summary: "UPnP Internet Gateway Device: SSDP (udp 1900), description and SOAP control (tcp)",
 		Config:  func(profile string) service.Config { return DefaultConfig(profile) },
-		New: func(cfg service.Config, env service.Env) (any, error) {
-			c, ok := cfg.(*Config)
-			if !ok {
-				return nil, fmt.Errorf("upnp: config of type %T", cfg)
-			}
-			return New(c, env)
-		},
+		New:     service.NewAs("upnp", New),
 	})
 }
 
