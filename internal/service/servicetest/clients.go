@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -75,4 +76,25 @@ func (j *JSONLines) Emit(e *event.Event) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	_, _ = j.W.Write(append(b, '\n'))
+}
+
+// Nmap runs `nmap -sV` (with extra arguments) against port on 127.0.0.1
+// and returns what it printed: the fidelity check every service has. It
+// skips the test in -short mode or without nmap, and fails it when nmap
+// fails or takes longer than timeout.
+func Nmap(t testing.TB, port uint16, timeout time.Duration, extra ...string) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("nmap version detection takes seconds; skipped in -short mode")
+	}
+	bin, err := exec.LookPath("nmap")
+	if err != nil {
+		t.Skip("nmap is not installed (Debian package nmap): the fidelity check needs it")
+	}
+	args := append([]string{"-sV", "-Pn", "-n", "-p", strconv.Itoa(int(port))}, extra...)
+	out, err := Run(timeout, bin, append(args, "127.0.0.1")...)
+	if err != nil {
+		t.Fatalf("nmap: %v\n%s", err, out)
+	}
+	return string(out)
 }

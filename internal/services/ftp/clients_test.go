@@ -299,14 +299,6 @@ func TestNmapNamesBusyBox(t *testing.T) {
 
 func runNmap(t *testing.T, profile string) string {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("nmap version detection takes seconds; skipped in -short mode")
-	}
-	bin := need(t, "nmap", "nmap")
 	h := servicetest.Start(t, "ftp", newServer(t, profile, nil), nil)
-	out, err := run(t, 120*time.Second, bin, "-sV", "-Pn", "-n", "-p", strconv.Itoa(int(h.Addr.Port())), "127.0.0.1")
-	if err != nil {
-		t.Fatalf("nmap: %v\n%s", err, out)
-	}
-	return out
+	return servicetest.Nmap(t, h.Addr.Port(), 120*time.Second)
 }

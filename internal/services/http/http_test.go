@@ -334,23 +334,8 @@ func TestNmapNamesGoAhead(t *testing.T) {
 
 func runNmap(t *testing.T, profile string) string {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("nmap version detection takes seconds; skipped in -short mode")
-	}
-	bin, err := exec.LookPath("nmap")
-	if err != nil {
-		t.Skip("nmap is not installed: the fidelity check needs it")
-	}
 	h := servicetest.Start(t, "http", newServer(t, profile, nil), nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "-sV", "-Pn", "-n", "-p", strconv.Itoa(int(h.Addr.Port())), "--version-intensity", "7", "127.0.0.1")
-	cmd.WaitDelay = 5 * time.Second // a killed client's children must not hold its pipes open
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("nmap: %v\n%s", err, out)
-	}
-	return string(out)
+	return servicetest.Nmap(t, h.Addr.Port(), 2*time.Minute, "--version-intensity", "7")
 }
 
 // A real client: curl fetches / and then, on the same connection, a

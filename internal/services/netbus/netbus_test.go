@@ -3,9 +3,7 @@ package netbus
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"net/netip"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -269,23 +267,7 @@ func TestValidate(t *testing.T) {
 
 func runNmap(t *testing.T, h *servicetest.Harness, args ...string) string {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("nmap takes seconds; skipped in -short mode")
-	}
-	bin, err := exec.LookPath("nmap")
-	if err != nil {
-		t.Skip("nmap is not installed (Debian package nmap): the fidelity check needs it")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	args = append([]string{"-sV", "-Pn", "-n", "-p", strconv.Itoa(int(h.Addr.Port()))}, args...)
-	cmd := exec.CommandContext(ctx, bin, append(args, "127.0.0.1")...)
-	cmd.WaitDelay = 5 * time.Second // a killed client's children must not hold its pipes open
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("nmap: %v\n%s", err, out)
-	}
-	return string(out)
+	return servicetest.Nmap(t, h.Addr.Port(), 2*time.Minute, args...)
 }
 
 // nmap -sV names the NetBus trojan from the banner alone, through

@@ -309,12 +309,8 @@ func TestNmapNamesDovecot(t *testing.T) {
 
 func runNmap(t *testing.T, profile string) string {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("nmap version detection takes seconds; skipped in -short mode")
-	}
-	bin := lookPath(t, "nmap", "nmap")
 	h := servicetest.Start(t, "pop3", newServer(t, profile, nil), nil)
-	return runClient(t, t.TempDir(), bin, "-sV", "-Pn", "-n", "-p", strconv.Itoa(int(h.Addr.Port())), "127.0.0.1")
+	return servicetest.Nmap(t, h.Addr.Port(), time.Minute)
 }
 
 // An over-long line is cut at max_line, kept as a sample and answered;

@@ -263,12 +263,8 @@ func TestNmapNamesPostfix(t *testing.T) {
 
 func runNmap(t *testing.T, profile string) string {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("nmap version detection takes seconds; skipped in -short mode")
-	}
-	bin := lookPath(t, "nmap", "nmap")
 	h := servicetest.Start(t, "smtp", newServer(t, profile, nil), nil)
-	return runClient(t, t.TempDir(), bin, "-sV", "-Pn", "-n", "-p", strconv.Itoa(int(h.Addr.Port())), "127.0.0.1")
+	return servicetest.Nmap(t, h.Addr.Port(), time.Minute)
 }
 
 // session drives one connection by hand.

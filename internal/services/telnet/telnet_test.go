@@ -431,28 +431,13 @@ func TestNmapNamesBusyBoxTelnetd(t *testing.T) {
 
 func runNmap(t *testing.T, profile string) string {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("nmap version detection takes seconds; skipped in -short mode")
-	}
-	bin, err := exec.LookPath("nmap")
-	if err != nil {
-		t.Skip("nmap is not installed (Debian package nmap): the fidelity check needs it")
-	}
 	// The production delays: nmap must see the persona as it is.
 	s := newServer(t, profile, func(c *Config) {
 		d := DefaultConfig(profile)
 		c.NegotiationWait, c.FailDelay = d.NegotiationWait, d.FailDelay
 	})
 	h := servicetest.Start(t, "telnet", s, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "-sV", "-Pn", "-n", "-p", strconv.Itoa(int(h.Addr.Port())), "127.0.0.1")
-	cmd.WaitDelay = 5 * time.Second // a killed client's children must not hold its pipes open
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("nmap: %v\n%s", err, out)
-	}
-	return string(out)
+	return servicetest.Nmap(t, h.Addr.Port(), 2*time.Minute)
 }
 
 // An endless line is cut at max_line and recorded as truncated; so is an
