@@ -1,11 +1,14 @@
 package servicetest
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"strconv"
@@ -14,6 +17,7 @@ import (
 	"time"
 
 	"github.com/smallpot/smallpot/internal/event"
+	"github.com/smallpot/smallpot/internal/service"
 )
 
 // Run runs a client program as exec's CombinedOutput does, ended after
@@ -97,4 +101,34 @@ func Nmap(t testing.TB, port uint16, timeout time.Duration, extra ...string) str
 		t.Fatalf("nmap: %v\n%s", err, out)
 	}
 	return string(out)
+}
+
+// pipeConn is a connection whose client has said all it will: reads come
+// from the input, then EOF; writes are kept.
+type pipeConn struct {
+	in          io.Reader
+	out         bytes.Buffer
+	local, peer net.Addr
+}
+
+func (c *pipeConn) Read(p []byte) (int, error)       { return c.in.Read(p) }
+func (c *pipeConn) Write(p []byte) (int, error)      { return c.out.Write(p) }
+func (c *pipeConn) Close() error                     { return nil }
+func (c *pipeConn) LocalAddr() net.Addr              { return c.local }
+func (c *pipeConn) RemoteAddr() net.Addr             { return c.peer }
+func (c *pipeConn) SetDeadline(time.Time) error      { return nil }
+func (c *pipeConn) SetReadDeadline(time.Time) error  { return nil }
+func (c *pipeConn) SetWriteDeadline(time.Time) error { return nil }
+
+// ServeBytes runs one whole session of h, without a network or an engine,
+// over a client that sends in and then nothing: what a fuzz test of a
+// service's session needs. rec names the session (its Emitter and Samples
+// included); it returns what h wrote.
+func ServeBytes(h service.Handler, rec service.Recorder, in []byte, bufSize int) []byte {
+	pc := &pipeConn{in: bytes.NewReader(in),
+		local: net.TCPAddrFromAddrPort(rec.Local), peer: net.TCPAddrFromAddrPort(rec.Remote)}
+	sess := service.NewSession(pc, rec, slog.New(slog.DiscardHandler), bufSize)
+	h.ServeTCP(context.Background(), sess)
+	sess.Release()
+	return pc.out.Bytes()
 }

@@ -333,3 +333,28 @@ func RunTranscripts(t *testing.T, dir, name string, newHandler func() any, opts 
 		})
 	}
 }
+
+// TranscriptInputs returns the client bytes of every transcript file in
+// dirs: the seeds of a service's fuzz tests.
+func TranscriptInputs(t testing.TB, dirs ...string) [][]byte {
+	t.Helper()
+	var out [][]byte
+	for _, dir := range dirs {
+		files, _ := filepath.Glob(filepath.Join(dir, "*.txtar"))
+		for _, name := range files {
+			ar, err := txtar.ParseFile(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, fl := range ar.Files {
+				switch fl.Name {
+				case "input":
+					out = append(out, fl.Data)
+				case "input-no-newline":
+					out = append(out, bytes.TrimSuffix(fl.Data, []byte("\n")))
+				}
+			}
+		}
+	}
+	return out
+}

@@ -6,37 +6,15 @@ import (
 	"net"
 	"net/netip"
 	"path"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"golang.org/x/tools/txtar"
-
 	"github.com/smallpot/smallpot/internal/event"
 	"github.com/smallpot/smallpot/internal/service"
+	"github.com/smallpot/smallpot/internal/service/servicetest"
 )
-
-// transcriptInputs returns the client bytes of every transcript, as seeds.
-func transcriptInputs(f *testing.F) [][]byte {
-	var out [][]byte
-	for _, dir := range []string{"testdata", "testdata/linux-iot"} {
-		files, _ := filepath.Glob(filepath.Join(dir, "*.txtar"))
-		for _, name := range files {
-			ar, err := txtar.ParseFile(name)
-			if err != nil {
-				f.Fatal(err)
-			}
-			for _, fl := range ar.Files {
-				if fl.Name == "input" || fl.Name == "input-no-newline" {
-					out = append(out, fl.Data)
-				}
-			}
-		}
-	}
-	return out
-}
 
 // FuzzParseCommand: any line parses; the verb is bounded and upper-case,
 // the text is the line without telnet sequences, and IIS's argument has
@@ -45,7 +23,7 @@ func FuzzParseCommand(f *testing.F) {
 	for _, tt := range commandCases {
 		f.Add([]byte(tt.line), tt.trim)
 	}
-	for _, in := range transcriptInputs(f) {
+	for _, in := range servicetest.TranscriptInputs(f, "testdata", "testdata/linux-iot") {
 		for _, l := range bytes.Split(in, []byte("\n")) {
 			f.Add(l, true)
 		}
@@ -147,7 +125,7 @@ func FuzzSplitListArg(f *testing.F) {
 // handler ends when the input does, every reply starts with a code, and
 // events respect their bounds.
 func FuzzSession(f *testing.F) {
-	for _, in := range transcriptInputs(f) {
+	for _, in := range servicetest.TranscriptInputs(f, "testdata", "testdata/linux-iot") {
 		f.Add(in, false)
 		f.Add(in, true)
 	}

@@ -3,12 +3,10 @@ package http
 import (
 	"bytes"
 	"net/netip"
-	"path/filepath"
 	"testing"
 
-	"golang.org/x/tools/txtar"
-
 	"github.com/smallpot/smallpot/internal/service"
+	"github.com/smallpot/smallpot/internal/service/servicetest"
 )
 
 // FuzzParseRequest feeds arbitrary bytes through the parser and both
@@ -18,19 +16,8 @@ func FuzzParseRequest(f *testing.F) {
 	for _, tc := range parseCases {
 		f.Add([]byte(tc.in))
 	}
-	for _, dir := range []string{"testdata", "testdata/linux-iot"} {
-		files, _ := filepath.Glob(filepath.Join(dir, "*.txtar"))
-		for _, name := range files {
-			ar, err := txtar.ParseFile(name)
-			if err != nil {
-				f.Fatal(err)
-			}
-			for _, fl := range ar.Files {
-				if fl.Name == "input" || fl.Name == "input-no-newline" {
-					f.Add(fl.Data)
-				}
-			}
-		}
+	for _, in := range servicetest.TranscriptInputs(f, "testdata", "testdata/linux-iot") {
+		f.Add(in)
 	}
 	lim := Limits{MaxLine: 512, MaxHeaderBytes: 1024, MaxHeaders: 16, Capture: 2048}
 	iisP, err := newIIS(DefaultConfig(service.ProfileWindows2000))

@@ -2,17 +2,9 @@ package pop3
 
 import (
 	"bytes"
-	"context"
-	"io"
-	"log/slog"
-	"net"
 	"net/netip"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-
-	"golang.org/x/tools/txtar"
 
 	"github.com/smallpot/smallpot/internal/event"
 	"github.com/smallpot/smallpot/internal/service"
@@ -79,50 +71,20 @@ func FuzzDotStuff(f *testing.F) {
 	})
 }
 
-// pipeConn is a connection whose input is fixed and whose output is kept.
-type pipeConn struct {
-	in  io.Reader
-	out bytes.Buffer
-}
-
-func (c *pipeConn) Read(p []byte) (int, error)       { return c.in.Read(p) }
-func (c *pipeConn) Write(p []byte) (int, error)      { return c.out.Write(p) }
-func (c *pipeConn) Close() error                     { return nil }
-func (c *pipeConn) LocalAddr() net.Addr              { return &net.TCPAddr{} }
-func (c *pipeConn) RemoteAddr() net.Addr             { return &net.TCPAddr{} }
-func (c *pipeConn) SetDeadline(time.Time) error      { return nil }
-func (c *pipeConn) SetReadDeadline(time.Time) error  { return nil }
-func (c *pipeConn) SetWriteDeadline(time.Time) error { return nil }
-
 func serve(s *Server, in []byte) ([]byte, []*event.Event) {
-	pc := &pipeConn{in: bytes.NewReader(in)}
 	col := servicetest.NewCollector()
 	rec := service.Recorder{Sensor: "fuzz", SessionID: "s", Service: "pop3", Transport: event.TCP,
 		Remote: netip.MustParseAddrPort("198.51.100.7:40000"), Local: netip.MustParseAddrPort("192.0.2.10:110"),
 		Emitter: col, Samples: servicetest.NewMemSamples()}
-	sess := service.NewSession(pc, rec, slog.New(slog.DiscardHandler), 256)
-	s.ServeTCP(context.Background(), sess)
-	sess.Release()
-	return pc.out.Bytes(), col.Events()
+	return servicetest.ServeBytes(s, rec, in, 256), col.Events()
 }
 
 // FuzzSession runs whole sessions of arbitrary input through both
 // personas: nothing panics, every reply is a POP3 reply, and the
 // bounds hold.
 func FuzzSession(f *testing.F) {
-	for _, dir := range []string{"testdata", "testdata/linux-iot"} {
-		files, _ := filepath.Glob(filepath.Join(dir, "*.txtar"))
-		for _, name := range files {
-			ar, err := txtar.ParseFile(name)
-			if err != nil {
-				f.Fatal(err)
-			}
-			for _, fl := range ar.Files {
-				if fl.Name == "input" {
-					f.Add(fl.Data)
-				}
-			}
-		}
+	for _, in := range servicetest.TranscriptInputs(f, "testdata", "testdata/linux-iot") {
+		f.Add(in)
 	}
 	edit := func(c *Config) { c.MaxLine, c.MaxCommands = 256, 40 }
 	servers := []*Server{newServer(f, service.ProfileWindows2000, edit), newServer(f, service.ProfileLinuxIoT, edit)}
