@@ -12,11 +12,15 @@ import (
 	"time"
 )
 
-// bareBody is what the bare server answers every request with.
+// bareBody is what the bare server answers every request with when not
+// given Smallpot's answer (-subject bare).
 const bareBody = "<html><body>OK</body></html>\r\n"
 
 var bareResponse = []byte("HTTP/1.0 200 OK\r\nContent-Type: text/html\r\nContent-Length: " +
 	fmt.Sprint(len(bareBody)) + "\r\nConnection: close\r\n\r\n" + bareBody)
+
+// maxBareResponse bounds the answer the bare server is given.
+const maxBareResponse = 64 << 10
 
 // bareIdle is how long the bare server waits for a request, as Smallpot
 // waits for its idle timeout.
@@ -26,9 +30,20 @@ const bareIdle = 5 * time.Minute
 // time can be read apart from the load generator's: it accepts, reads the
 // request once (up to 1 KiB, so that its close is a FIN and not a reset
 // for unread data), writes a fixed response and closes — one goroutine per
-// connection, as any Go server has. It prints "ready ADDR" once it listens
-// and stops on SIGTERM or SIGINT.
-func runBare(addr string) error {
+// connection, as any Go server has. The response is the file respFile
+// holds (Smallpot's answer to the harness's request), or bareResponse. It
+// prints "ready ADDR" once it listens and stops on SIGTERM or SIGINT.
+func runBare(addr, respFile string) error {
+	if respFile != "" {
+		b, err := os.ReadFile(respFile)
+		if err != nil {
+			return fmt.Errorf("bench: bare: %w", err)
+		}
+		if len(b) == 0 || len(b) > maxBareResponse {
+			return fmt.Errorf("bench: bare: %s: %d bytes, want 1 to %d", respFile, len(b), maxBareResponse)
+		}
+		bareResponse = b
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("bench: bare: %w", err)

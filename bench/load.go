@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -184,4 +186,32 @@ func closeAll(conns []*net.TCPConn) {
 			_ = c.Close()
 		}
 	}
+}
+
+// smallpotAnswer makes one exchange with Smallpot at addr and saves the
+// whole answer in a file under dir, for the bare server to send.
+func smallpotAnswer(ctx context.Context, addr, dir string) (string, error) {
+	c, err := dialer.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return "", fmt.Errorf("bench: Smallpot's answer: %w", err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(exchangeTimeout))
+	if _, err := io.WriteString(c, request); err != nil {
+		return "", fmt.Errorf("bench: Smallpot's answer: %w", err)
+	}
+	b, err := io.ReadAll(io.LimitReader(c, maxBareResponse+1))
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("bench: Smallpot's answer: %w", err)
+	case len(b) > maxBareResponse:
+		return "", fmt.Errorf("bench: Smallpot's answer is longer than %d bytes", maxBareResponse)
+	case !bytes.HasPrefix(b, []byte("HTTP/1.")):
+		return "", fmt.Errorf("bench: Smallpot's answer is not HTTP: %q", b[:min(len(b), 40)])
+	}
+	f := filepath.Join(dir, "answer")
+	if err := os.WriteFile(f, b, 0o600); err != nil {
+		return "", fmt.Errorf("bench: %w", err)
+	}
+	return f, nil
 }

@@ -48,6 +48,7 @@ type options struct {
 func main() {
 	var o options
 	bare := flag.String("bare", "", "")
+	bareResp := flag.String("bare-response", "", "")
 	flag.StringVar(&o.out, "out", "", "also write the report to this Markdown `file`")
 	flag.StringVar(&o.subject, "subject", "smallpot", "server compared with the bare one: smallpot, or bare (to see the harness's own noise)")
 	flag.IntVar(&o.workers, "workers", 64, "concurrent client connections in the short-exchange rounds")
@@ -73,7 +74,7 @@ func main() {
 		os.Exit(2)
 	}
 	if *bare != "" {
-		if err := runBare(*bare); err != nil {
+		if err := runBare(*bare, *bareResp); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
@@ -179,6 +180,7 @@ func run(ctx context.Context, o options) error {
 		}
 	}()
 	data := filepath.Join(tmp, "data")
+	var respFile string // Smallpot's answer, for the bare server
 	if o.subject == "smallpot" {
 		m.subject = "Smallpot"
 		root, err := moduleRoot(ctx)
@@ -201,13 +203,19 @@ func run(ctx context.Context, o options) error {
 		if srv[0], err = startSmallpot(ctx, bin, cfg, data, port); err != nil {
 			return err
 		}
+		// The bare server sends the very bytes Smallpot answers the
+		// harness's request with, so that both write and close alike and
+		// the comparison is of everything else.
+		if respFile, err = smallpotAnswer(ctx, srv[0].addr, tmp); err != nil {
+			return err
+		}
 	} else {
 		m.subject = "bare Go (2nd)"
-		if srv[0], err = startBare(ctx, "bare-2"); err != nil {
+		if srv[0], err = startBare(ctx, "bare-2", ""); err != nil {
 			return err
 		}
 	}
-	if srv[1], err = startBare(ctx, "bare"); err != nil {
+	if srv[1], err = startBare(ctx, "bare", respFile); err != nil {
 		return err
 	}
 	for _, s := range srv {

@@ -96,8 +96,13 @@ func (m *measurement) markdown() string {
 	} else {
 		w("- Subject: a second bare Go server (`-subject bare`): the ratios show the harness's own noise.\n")
 	}
+	answer := fmt.Sprintf("a fixed %d-byte HTTP/1.0 response", len(bareResponse))
+	if m.subject == "Smallpot" {
+		answer = "a fixed response: the bytes Smallpot answered the same request with, fetched once before the rounds " +
+			"(so both servers write and close alike)"
+	}
 	w("- Bare Go: a server in its own process that accepts, reads the request once (up to 1 KiB, so that its close is a FIN "+
-		"and not a reset for unread data), writes a fixed %d-byte HTTP/1.0 response and closes; one goroutine per connection.\n", len(bareResponse))
+		"and not a reset for unread data), writes %s and closes; one goroutine per connection.\n", answer)
 	w("- Short exchanges: %d client workers in the harness's process, each repeating: new TCP connection, one %d-byte "+
 		"`GET / HTTP/1.0` request, read the response to EOF, close with SO_LINGER 0 (a reset, so that no socket waits in TIME-WAIT). "+
 		"Responses: %s bytes from %s, %s from bare Go. "+

@@ -141,13 +141,14 @@ func (t *tail) String() string {
 	return string(bytes.TrimSpace(t.buf))
 }
 
-// startBare re-executes this program as the bare server.
-func startBare(ctx context.Context, name string) (*server, error) {
+// startBare re-executes this program as the bare server, answering with
+// the bytes in respFile (its own page when "").
+func startBare(ctx context.Context, name, respFile string) (*server, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
-	cmd := exec.Command(self, "-bare", "127.0.0.1:0")
+	cmd := exec.Command(self, "-bare", "127.0.0.1:0", "-bare-response", respFile)
 	return start(ctx, name, cmd, func(sc *bufio.Scanner) (string, error) {
 		if !sc.Scan() {
 			return "", errors.New("exited before listening")

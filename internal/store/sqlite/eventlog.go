@@ -85,8 +85,16 @@ const (
 	maxDirLen    = 1 << 20
 )
 
-// dirVersion is the first byte of every directory.
-const dirVersion = 1
+// dirVersion is the first byte of every directory written: version 2
+// adds the close events' transcript lengths to version 1, which blocks
+// written before migration 0004 have and readers still take.
+const (
+	dirVersion   = 2
+	dirVersionV1 = 1
+)
+
+// closeCode is the directory code of a close event (its kind's bit).
+const closeCode = 1
 
 // A block's directory, stored in event_blocks.dir, lets a query select a
 // block's events without reading their JSON. It is:
@@ -105,6 +113,9 @@ const dirVersion = 1
 //	uvarint  index of its session (absent when the block has one session)
 //	uvarint  length of its JSON; the events' lines (JSON and '\n') lie
 //	         end to end from the block's offset in the events file
+//	uvarint  (version 2, close events only) length of its session's
+//	         transcript, 0 when none; the block's transcripts lie end to
+//	         end from event_blocks.transcripts in the transcripts file
 //
 // Sessions are UUIDv7s: 17 bytes once per block, not 36 per event.
 
@@ -115,6 +126,7 @@ type dirEntry struct {
 	svc  uint32 // index in the block's services
 	sess uint32 // index in the block's sessions
 	n    uint32 // JSON length, without the '\n'
+	tr   uint32 // a close event's transcript length
 }
 
 // encodeSession appends the directory form of a session id.
@@ -214,8 +226,9 @@ func (b *blockBuilder) full(n int) bool {
 	return len(b.ents) >= maxBlockEvents || (len(b.ents) > 0 && b.length+int64(n)+1 > maxBlockJSON)
 }
 
-// add puts one event in the block and returns its kind's bit.
-func (b *blockBuilder) add(t int64, kind event.Kind, service, session string, n int) uint {
+// add puts one event in the block and returns its kind's bit; tr is the
+// length of a close event's transcript.
+func (b *blockBuilder) add(t int64, kind event.Kind, service, session string, n, tr int) uint {
 	bit, known := kindBit(kind)
 	code := uint32(bit)
 	if !known {
@@ -244,7 +257,10 @@ func (b *blockBuilder) add(t int64, kind event.Kind, service, session string, n 
 	if len(b.ents) == 0 || t > b.last {
 		b.last = t
 	}
-	b.ents = append(b.ents, dirEntry{time: t, code: code, svc: svc, sess: sess, n: uint32(n)})
+	if code != closeCode {
+		tr = 0
+	}
+	b.ents = append(b.ents, dirEntry{time: t, code: code, svc: svc, sess: sess, n: uint32(n), tr: uint32(tr)})
 	b.length += int64(n) + 1
 	return bit
 }
@@ -293,6 +309,9 @@ func (b *blockBuilder) encode(dst []byte, base int64) []byte {
 			dst = binary.AppendUvarint(dst, uint64(e.sess))
 		}
 		dst = binary.AppendUvarint(dst, uint64(e.n))
+		if e.code == closeCode {
+			dst = binary.AppendUvarint(dst, uint64(e.tr))
+		}
 	}
 	return dst
 }
@@ -319,6 +338,7 @@ func reencodeBase(dir []byte, oldBase, newBase int64) []byte {
 // blockDir is a block's directory as read: the lists are slices of the
 // directory's bytes (sessions in their encoded form).
 type blockDir struct {
+	version  byte
 	services [][]byte
 	sessions [][]byte
 	others   [][]byte
@@ -417,9 +437,10 @@ func decodeDir(d *blockDir, b []byte, count, base, length int64) error {
 // events.
 func decodeDirHead(d *blockDir, b []byte, count int64) ([]byte, error) {
 	d.services, d.sessions, d.others, d.ents = d.services[:0], d.sessions[:0], d.others[:0], d.ents[:0]
-	if len(b) == 0 || b[0] != dirVersion {
+	if len(b) == 0 || b[0] != dirVersion && b[0] != dirVersionV1 {
 		return nil, fmt.Errorf("%w: unknown version", errDir)
 	}
+	d.version = b[0]
 	if count < 0 || count > int64(len(b)) { // every event takes 3 bytes at least
 		return nil, fmt.Errorf("%w: %d events", errDir, count)
 	}
@@ -449,14 +470,18 @@ func decodeDirEvents(d *blockDir, b []byte, count, base, length int64) error {
 			sess = r.uvarint()
 		}
 		n := r.uvarint()
+		var tr uint64
+		if code == closeCode && d.version != dirVersionV1 {
+			tr = r.uvarint()
+		}
 		if r.err != nil {
 			return r.err
 		}
 		if (code >= otherKindCode && code-otherKindCode >= uint64(len(d.others))) || svc >= uint64(len(d.services)) ||
-			sess >= uint64(len(d.sessions)) || n > maxEventJSON {
+			sess >= uint64(len(d.sessions)) || n > maxEventJSON || tr > maxTranscript {
 			return fmt.Errorf("%w: event %d out of range", errDir, len(d.ents))
 		}
-		e.code, e.svc, e.sess, e.n = uint32(code), uint32(svc), uint32(sess), uint32(n)
+		e.code, e.svc, e.sess, e.n, e.tr = uint32(code), uint32(svc), uint32(sess), uint32(n), uint32(tr)
 		total += int64(n) + 1
 		d.ents = append(d.ents, e)
 	}

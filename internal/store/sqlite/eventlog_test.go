@@ -5,8 +5,10 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -94,17 +96,21 @@ func TestDirRoundTrip(t *testing.T) {
 			t       int64
 			kind    event.Kind
 			svc, ss string
-			n       int
+			n, tr   int
 		}
 		var evs []ev
 		for range n {
 			e := ev{t: base + r.Int64N(2e9) - 1e9, kind: kinds[r.IntN(len(kinds))],
-				svc: services[r.IntN(len(services))], ss: sessions[r.IntN(len(sessions))], n: r.IntN(3000)}
+				svc: services[r.IntN(len(services))], ss: sessions[r.IntN(len(sessions))], n: r.IntN(3000),
+				tr: r.IntN(1 << 20)}
 			if round%3 == 0 { // one service, one session
 				e.svc, e.ss = "http", sessions[0]
 			}
+			b.add(e.t, e.kind, e.svc, e.ss, e.n, e.tr)
+			if e.kind != event.KindClose {
+				e.tr = 0 // only a close has a transcript
+			}
 			evs = append(evs, e)
-			b.add(e.t, e.kind, e.svc, e.ss, e.n)
 		}
 		key := b.first
 		dir := b.encode(nil, key)
@@ -133,13 +139,16 @@ func TestDirRoundTrip(t *testing.T) {
 				}
 			}
 			if got.time != e.t || kind != string(e.kind) || string(d.services[got.svc]) != e.svc ||
-				!bytes.Equal(d.sessions[got.sess], encodeSession(nil, e.ss)) || int(got.n) != e.n {
+				!bytes.Equal(d.sessions[got.sess], encodeSession(nil, e.ss)) || int(got.n) != e.n || int(got.tr) != e.tr {
 				t.Fatalf("round %d, event %d: got %+v (%s %s), want %+v", round, i, got, kind, d.services[got.svc], e)
 			}
 		}
 		if err := decodeDir(&d, dir, int64(n), key, b.length+1); err == nil {
 			t.Errorf("round %d: a directory whose lines do not fill the block was accepted", round)
 		}
+	}
+	if bit, _ := kindBit(event.KindClose); bit != closeCode {
+		t.Errorf("closeCode %d is not the close kind's bit %d", closeCode, bit)
 	}
 	// Only the canonical form is a UUID: any other id reads back as text.
 	for _, s := range sessions {
@@ -153,13 +162,84 @@ func TestDirRoundTrip(t *testing.T) {
 	}
 }
 
+// v1Dir turns a directory into its version 1 form: the close events'
+// transcript lengths taken out.
+func v1Dir(dir []byte) []byte {
+	var d blockDir
+	rest, err := decodeDirHead(&d, dir, 0)
+	if err != nil {
+		panic(err)
+	}
+	out := append([]byte{dirVersionV1}, dir[1:len(dir)-len(rest)]...)
+	r := dirReader{b: rest}
+	oneSvc, oneSess := len(d.services) == 1, len(d.sessions) == 1
+	for len(r.b) > 0 && r.err == nil {
+		out = binary.AppendVarint(out, r.varint())
+		code := r.uvarint()
+		out = binary.AppendUvarint(out, code)
+		if !oneSvc {
+			out = binary.AppendUvarint(out, r.uvarint())
+		}
+		if !oneSess {
+			out = binary.AppendUvarint(out, r.uvarint())
+		}
+		out = binary.AppendUvarint(out, r.uvarint())
+		if code == closeCode {
+			r.uvarint()
+		}
+	}
+	if r.err != nil {
+		panic(r.err)
+	}
+	return out
+}
+
+// Blocks written before migration 0004 have version 1 directories: they
+// read as before, their closes without transcript lengths.
+func TestDirVersion1(t *testing.T) {
+	var b blockBuilder
+	sess := []string{event.NewID(storetest.T0), event.NewID(storetest.T0)}
+	for i := range 40 {
+		b.add(int64(i*1000), []event.Kind{event.KindConnect, event.KindClose}[i%2], "http", sess[i%3%2], 100+i, 500)
+	}
+	v2 := b.encode(nil, 0)
+	v1 := v1Dir(v2)
+	if len(v1) >= len(v2) || v1[0] != dirVersionV1 {
+		t.Fatalf("version 1 directory of %d bytes (version 2: %d)", len(v1), len(v2))
+	}
+	var d1, d2 blockDir
+	if err := decodeDir(&d1, v1, 40, 0, b.length); err != nil {
+		t.Fatal(err)
+	}
+	if err := decodeDir(&d2, v2, 40, 0, b.length); err != nil {
+		t.Fatal(err)
+	}
+	for i := range d2.ents {
+		want := d2.ents[i]
+		if want.code == closeCode && want.tr != 500 {
+			t.Fatalf("event %d: transcript length %d, want 500", i, want.tr)
+		}
+		want.tr = 0
+		if d1.ents[i] != want {
+			t.Fatalf("event %d: version 1 reads %+v, version 2 %+v", i, d1.ents[i], d2.ents[i])
+		}
+	}
+	// Read as the other version, each is corrupt.
+	v1[0], v2[0] = dirVersion, dirVersionV1
+	if decodeDir(&d1, v1, 40, 0, b.length) == nil || decodeDir(&d2, v2, 40, 0, b.length) == nil {
+		t.Error("a directory read as the wrong version was accepted")
+	}
+}
+
 // A corrupt directory is an error, never a panic or a huge allocation.
 func FuzzDecodeDir(f *testing.F) {
 	var b blockBuilder
 	for i := range 20 {
-		b.add(int64(i*1000), event.KindCommand, []string{"http", "ftp"}[i%2], event.NewID(storetest.T0), 100+i)
+		b.add(int64(i*1000), []event.Kind{event.KindCommand, event.KindClose}[i%2], []string{"http", "ftp"}[i%2],
+			event.NewID(storetest.T0), 100+i, 600+i)
 	}
 	f.Add(b.encode(nil, 0), int64(20), int64(0), b.length)
+	f.Add(v1Dir(b.encode(nil, 0)), int64(20), int64(0), b.length)
 	f.Add([]byte{dirVersion, 0, 0, 0}, int64(0), int64(0), int64(0))
 	f.Fuzz(func(t *testing.T, dir []byte, count, base, length int64) {
 		var d blockDir
@@ -467,7 +547,7 @@ func TestFailedBatchFiles(t *testing.T) {
 	if got, _ := os.ReadFile(path + "-events"); !bytes.Equal(got, want) {
 		t.Errorf("events file after the retry:\n%s\nwant\n%s", got, want)
 	}
-	if got, _ := os.ReadFile(path + "-transcripts"); !bytes.Equal(got, append([]byte("t0"), storetest.Transcript...)) {
+	if got, _ := os.ReadFile(path + "-transcripts"); !bytes.Equal(got, append([]byte("!t0"), storetest.Transcript...)) {
 		t.Errorf("transcripts file after the retry: %q", got)
 	}
 }
@@ -740,8 +820,8 @@ func TestMigrateToEventLog(t *testing.T) {
 	if err := d.db.QueryRow("SELECT count(*) FROM sqlite_schema WHERE name IN ('events', 'transcripts', 'events_session', 'events_kind')").Scan(&left); err != nil || left != 0 {
 		t.Errorf("%d old tables and indexes left, %v", left, err)
 	}
-	if got := countMigrations(t, d.db); got != 3 {
-		t.Errorf("schema version %d, want 3", got)
+	if got, want := countMigrations(t, d.db), len(mustMigrations(t)); got != want {
+		t.Errorf("schema version %d, want %d", got, want)
 	}
 	var want []rec
 	for i, r := range recs {
@@ -794,4 +874,114 @@ func TestMigrateToEventLog(t *testing.T) {
 	if s, err := ro.Session(context.Background(), "s1"); err != nil || !bytes.Equal(s.Transcript, storetest.Transcript) {
 		t.Errorf("reader: Session(s1) = %+v, %v", s, err)
 	}
+}
+
+func mustMigrations(t *testing.T) []migration {
+	t.Helper()
+	ms, err := loadMigrations(migrationFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ms
+}
+
+// Sessions closed within rowlessSpan of their start have no sessions row
+// and are found by their close event, with their transcript, whatever
+// block of a batch it is in; longer sessions and ids that are not
+// UUIDv7s have rows. Both read the same, from the writer and a reader.
+func TestRowlessSessions(t *testing.T) {
+	d, path := openTemp(t)
+	w := &recorder{t: t, d: d}
+	start := storetest.T0.Add(48 * time.Hour)
+	type want struct {
+		id    string
+		close *event.Event
+		tr    []byte
+		row   bool
+	}
+	var wants []want
+	var batch []*event.Event
+	closeAt := func(id string, i int, at time.Time, row bool) {
+		tr := bytes.Repeat([]byte{byte('a' + i%26)}, i%700) // some have none
+		c := storetest.Event(at, id, "http", &event.Close{DurationMS: int64(i), Reason: event.ReasonEOF, Transcript: tr})
+		batch = append(batch, c)
+		wants = append(wants, want{id: id, close: c, tr: tr, row: row})
+	}
+	for i := range 1500 { // 3000 events: three blocks in one batch
+		at := start.Add(time.Duration(i) * time.Millisecond)
+		id := event.NewID(at)
+		batch = append(batch, storetest.Event(at, id, "http", &event.Connect{}))
+		switch {
+		case i%10 == 3: // closes after rowlessSpan: a row
+			closeAt(id, i, at.Add(rowlessSpan+time.Second), true)
+		case i%10 == 4: // at rowlessSpan exactly: none
+			closeAt(id, i, at.Truncate(time.Millisecond).Add(rowlessSpan), false)
+		case i%50 == 5: // not a UUIDv7: a row
+			batch = batch[:len(batch)-1]
+			id = fmt.Sprint("fleet-", i)
+			batch = append(batch, storetest.Event(at, id, "http", &event.Connect{}))
+			closeAt(id, i, at.Add(time.Millisecond), true)
+		default:
+			closeAt(id, i, at.Add(time.Duration(i%900)*time.Millisecond), false)
+		}
+	}
+	w.write(batch...)
+	// A session closed twice (a sensor's bug), in two batches: the later
+	// close is its.
+	twice := event.NewID(start.Add(time.Hour))
+	w.write(storetest.Event(start.Add(time.Hour), twice, "http", &event.Close{DurationMS: 1, Transcript: []byte("first")}))
+	second := storetest.Event(start.Add(time.Hour+time.Second), twice, "http",
+		&event.Close{DurationMS: 2, Transcript: []byte("second")})
+	w.write(second)
+	wants = append(wants, want{id: twice, close: second, tr: []byte("second")})
+	// Open: no close yet.
+	open := event.NewID(start.Add(2 * time.Hour))
+	w.write(storetest.Event(start.Add(2*time.Hour), open, "http", &event.Connect{}))
+
+	var rows, wantRows int
+	for _, x := range wants {
+		if x.row {
+			wantRows++
+		}
+	}
+	if err := d.db.QueryRow("SELECT count(*) FROM sessions").Scan(&rows); err != nil || rows != wantRows || rows < 100 {
+		t.Fatalf("%d sessions rows, %v; want %d", rows, err, wantRows)
+	}
+	check := func(name string, s interface {
+		Session(context.Context, string) (store.SessionRow, error)
+	}) {
+		t.Helper()
+		for _, x := range wants {
+			got, err := s.Session(context.Background(), x.id)
+			if err != nil {
+				t.Fatalf("%s: session %s: %v", name, x.id, err)
+			}
+			c := x.close.Detail.(*event.Close)
+			if !got.EndTime.Equal(x.close.Time) || got.DurationMS != c.DurationMS || !bytes.Equal(got.Transcript, x.tr) {
+				t.Fatalf("%s: session %s: ends %v after %d ms with transcript %q; want %v, %d ms, %q",
+					name, x.id, got.EndTime, got.DurationMS, got.Transcript, x.close.Time, c.DurationMS, x.tr)
+			}
+		}
+		for _, id := range []string{open, event.NewID(start), "nobody"} {
+			if _, err := s.Session(context.Background(), id); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("%s: session %s: %v, want not found", name, id, err)
+			}
+		}
+	}
+	check("writer", d)
+	var filters []store.EventFilter
+	for i := 0; i < len(wants); i += 97 {
+		filters = append(filters, store.EventFilter{Session: wants[i].id})
+	}
+	filters = append(filters, store.EventFilter{Session: twice}, store.EventFilter{Session: open})
+	checkQueries(t, d, w.recs, filters)
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := OpenReadOnly(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	check("reader", r)
 }

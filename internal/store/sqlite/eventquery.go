@@ -155,9 +155,10 @@ func (h *newest) full(last int64) bool {
 type blockMeta struct {
 	first, last, count, kinds, off, length int64
 	dir                                    []byte
+	tr                                     int64 // where its transcripts start
 }
 
-const blockColumns = "first_time, last_time, count, kinds, offset, length, dir"
+const blockColumns = "first_time, last_time, count, kinds, offset, length, dir, transcripts"
 
 // wideSpan is the span beyond which a block is in event_blocks_wide
 // (migrations/0003_event_log.sql).
@@ -295,7 +296,7 @@ func (d *DB) walkBlocks(ctx context.Context, sel *eventSelector, h *newest, visi
 	var b blockMeta
 	for rows.Next() {
 		var dir sql.RawBytes
-		if err := rows.Scan(&b.first, &b.last, &b.count, &b.kinds, &b.off, &b.length, &dir); err != nil {
+		if err := rows.Scan(&b.first, &b.last, &b.count, &b.kinds, &b.off, &b.length, &dir, &b.tr); err != nil {
 			return err
 		}
 		if h.full(b.last) {
@@ -370,57 +371,28 @@ func rangeQueries(lo, hi, mask int64) []query {
 
 // sessionBlocks visits the blocks that may hold a session's events:
 // those from its start (its UUIDv7's time, less sessionSlack) to its end
-// (its sessions row's, plus lateWindow; for a session still open, all
-// from its start). A session id that is not a UUIDv7 has no known start.
+// plus lateWindow. The end is its sessions row's, or its close event's
+// when it has none (see rowlessSpan) or a row made by a late event; for
+// a session still open, all blocks from its start are visited. A session
+// id that is not a UUIDv7 has no known start.
 func (d *DB) sessionBlocks(ctx context.Context, sel *eventSelector, h *newest, visit func(*blockMeta) error) error {
 	lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
-	if start, ok := sessionStart(sel.f.Session); ok {
-		lo = start - sessionSlack
-	}
-	var end int64
-	st, err := d.stmt(ctx, "SELECT end_time FROM sessions WHERE id = ?")
+	end, known, err := d.sessionEnd(ctx, sel.f.Session)
 	if err != nil {
 		return err
 	}
-	err = st.QueryRowContext(ctx, sel.f.Session).Scan(&end)
-	switch {
-	case err == nil:
-		if end < math.MaxInt64-int64(lateWindow) {
-			hi = end + int64(lateWindow)
-		}
-	case !errors.Is(err, sql.ErrNoRows):
-		return err
+	if start, ok := sessionStart(sel.f.Session); ok {
+		lo = start - sessionSlack
+	}
+	if known && end < math.MaxInt64-int64(lateWindow) {
+		hi = end + int64(lateWindow)
 	}
 	if hi < lo {
 		return nil
 	}
-	var blocks []blockMeta
-	seen := map[int64]bool{}
-	for _, q := range rangeQueries(lo, hi, sel.mask) {
-		st, err := d.stmt(ctx, q.sql)
-		if err != nil {
-			return err
-		}
-		rows, err := st.QueryContext(ctx, q.args...)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var b blockMeta
-			if err := rows.Scan(&b.first, &b.last, &b.count, &b.kinds, &b.off, &b.length, &b.dir); err != nil {
-				rows.Close()
-				return err
-			}
-			if !seen[b.first] {
-				seen[b.first] = true
-				blocks = append(blocks, b)
-			}
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return err
-		}
+	blocks, err := d.blocksBetween(ctx, lo, hi, sel.mask)
+	if err != nil {
+		return err
 	}
 	slices.SortFunc(blocks, func(a, b blockMeta) int { return cmp.Compare(b.last, a.last) })
 	for i := range blocks {
@@ -432,6 +404,115 @@ func (d *DB) sessionBlocks(ctx context.Context, sel *eventSelector, h *newest, v
 		}
 	}
 	return nil
+}
+
+// sessionEnd returns the end of a finished session: its row's end_time,
+// and when its row was made by a late event, or it has none, the time of
+// its close event if one is found (else the session is taken as open:
+// known is false).
+func (d *DB) sessionEnd(ctx context.Context, id string) (end int64, known bool, err error) {
+	st, err := d.stmt(ctx, "SELECT end_time, close_offset FROM sessions WHERE id = ?")
+	if err != nil {
+		return 0, false, err
+	}
+	var closeOff int64
+	err = st.QueryRowContext(ctx, id).Scan(&end, &closeOff)
+	switch {
+	case err == nil && closeOff >= 0:
+		return end, true, nil
+	case err != nil && !errors.Is(err, sql.ErrNoRows):
+		return 0, false, err
+	}
+	c, found, err := d.findClose(ctx, id)
+	if err != nil || !found {
+		return 0, false, err
+	}
+	return max(end, c.time), true, nil
+}
+
+// blocksBetween returns the blocks that may hold events between lo and
+// hi, of a kind of mask (any when 0), each once.
+func (d *DB) blocksBetween(ctx context.Context, lo, hi, mask int64) ([]blockMeta, error) {
+	var blocks []blockMeta
+	seen := map[int64]bool{}
+	for _, q := range rangeQueries(lo, hi, mask) {
+		st, err := d.stmt(ctx, q.sql)
+		if err != nil {
+			return nil, err
+		}
+		rows, err := st.QueryContext(ctx, q.args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var b blockMeta
+			if err := rows.Scan(&b.first, &b.last, &b.count, &b.kinds, &b.off, &b.length, &b.dir, &b.tr); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			if !seen[b.first] {
+				seen[b.first] = true
+				blocks = append(blocks, b)
+			}
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	return blocks, nil
+}
+
+// closeLoc is where a session's close event and transcript are.
+type closeLoc struct {
+	time       int64
+	off, n     int64 // its line in the events file
+	trOff, trN int64 // its transcript (trN 0: none)
+}
+
+// findClose looks for the close event of a session without a row of its
+// own (rowlessSpan) in the blocks written from its start to rowlessSpan
+// after it; found is false when there is none there (a session still
+// open, one with a row, an unknown id). Should a session have been
+// closed twice (a sensor's bug), the later close is its.
+func (d *DB) findClose(ctx context.Context, id string) (c closeLoc, found bool, err error) {
+	start, ok := sessionStart(id)
+	if !ok {
+		return c, false, nil
+	}
+	blocks, err := d.blocksBetween(ctx, start-sessionSlack, start+int64(rowlessSpan), 1<<closeCode)
+	if err != nil {
+		return c, false, err
+	}
+	key := encodeSession(nil, id)
+	var dir blockDir
+	for i := range blocks {
+		b := &blocks[i]
+		if b.count < 0 || b.count > maxBlockEvents || b.length < 0 || b.length > maxBlockLen || len(b.dir) > maxDirLen {
+			return c, false, fmt.Errorf("block %d: %w: %d events, %d bytes", b.first, errDir, b.count, b.length)
+		}
+		rest, err := decodeDirHead(&dir, b.dir, b.count)
+		if err != nil {
+			return c, false, fmt.Errorf("block %d: %w", b.first, err)
+		}
+		sess, ok := indexOf(dir.sessions, key)
+		if !ok {
+			continue
+		}
+		if err := decodeDirEvents(&dir, rest, b.count, b.first, b.length); err != nil {
+			return c, false, fmt.Errorf("block %d: %w", b.first, err)
+		}
+		off, tr := b.off, b.tr
+		for _, e := range dir.ents {
+			if e.code == closeCode && e.sess == sess && (!found || e.time >= c.time) {
+				c, found = closeLoc{time: e.time, off: off, n: int64(e.n), trOff: tr, trN: int64(e.tr)}, true
+			}
+			off += int64(e.n) + 1
+			tr += int64(e.tr)
+		}
+	}
+	return c, found, nil
 }
 
 // Reads of the selected events: events close together in the file are

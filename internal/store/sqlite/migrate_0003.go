@@ -26,7 +26,7 @@ func moveEventsToLog(ctx context.Context, tx *sql.Tx, env migrateEnv) error {
 	if err := f.Truncate(0); err != nil {
 		return fmt.Errorf("events file: %w", err)
 	}
-	insBlock, err := tx.PrepareContext(ctx, insertBlockSQL)
+	insBlock, err := tx.PrepareContext(ctx, insertBlock0003SQL)
 	if err != nil {
 		return err
 	}
@@ -53,7 +53,7 @@ func moveEventsToLog(ctx context.Context, tx *sql.Tx, env migrateEnv) error {
 			return fmt.Errorf("events file: %w", err)
 		}
 		for i := range w.blocks {
-			if err := insertBlock(ctx, insBlock, &w, &w.blocks[i], end); err != nil {
+			if err := insertBlock(ctx, insBlock, &w, &w.blocks[i], end, 0, false); err != nil {
 				return fmt.Errorf("event block: %w", err)
 			}
 		}
@@ -118,7 +118,7 @@ func moveEventsToLog(ctx context.Context, tx *sql.Tx, env migrateEnv) error {
 		off := end + int64(len(w.ev))
 		w.ev = append(w.ev, js...)
 		w.ev = append(w.ev, '\n')
-		w.bb.add(t, event.Kind(kind), svc, sess, len(js))
+		w.bb.add(t, event.Kind(kind), svc, sess, len(js), 0)
 		if kind == string(event.KindClose) && sess != "" {
 			closes = append(closes, closeRow{session: sess, service: svc, time: t, off: off, n: int64(len(js)), json: js})
 		}

@@ -111,11 +111,19 @@ func (d *DB) Session(ctx context.Context, id string) (store.SessionRow, error) {
 	var off, n, trOff, trN int64
 	err := d.db.QueryRowContext(ctx, `SELECT close_offset, close_length, transcript_offset, transcript_length
 		FROM sessions WHERE id = ?`, id).Scan(&off, &n, &trOff, &trN)
-	if errors.Is(err, sql.ErrNoRows) {
-		return r, fmt.Errorf("sqlite: session %s: %w", id, store.ErrNotFound)
-	}
-	if err != nil {
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return r, fmt.Errorf("sqlite: session %s: %w", id, err)
+	}
+	if err != nil || off < 0 {
+		// No row of its own: a short session, found by its close event.
+		c, found, err := d.findClose(ctx, id)
+		if err != nil {
+			return r, fmt.Errorf("sqlite: session %s: %w", id, err)
+		}
+		if !found {
+			return r, fmt.Errorf("sqlite: session %s: %w", id, store.ErrNotFound)
+		}
+		off, n, trOff, trN = c.off, c.n, c.trOff, c.trN
 	}
 	lf, err := d.openLog(eventsPath(d.path), d.evFile)
 	if err != nil {
@@ -165,6 +173,9 @@ func (d *DB) readTranscript(off, n int64) ([]byte, error) {
 	b, err := lf.read(off, n)
 	if err != nil {
 		return nil, fmt.Errorf("transcript: %w", err)
+	}
+	if b, err = expandTranscript(b, lf.read); err != nil {
+		return nil, fmt.Errorf("transcript at %d: %w", off, err)
 	}
 	return b, nil
 }

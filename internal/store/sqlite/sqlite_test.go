@@ -543,7 +543,7 @@ func TestTranscriptsFile(t *testing.T) {
 	var want [][]byte
 	var closes []*event.Event
 	for i := range 6 {
-		tr := bytes.Repeat([]byte{byte('a' + i)}, 100+i)
+		tr := chunk('<', uint32(i), bytes.Repeat([]byte{byte('a' + i)}, 100+i))
 		want = append(want, tr)
 		closes = append(closes, storetest.Event(storetest.T0.Add(time.Duration(i)*time.Second), fmt.Sprint("s", i), "http",
 			&event.Close{DurationMS: 5, Reason: event.ReasonEOF, Transcript: tr}))

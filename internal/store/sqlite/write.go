@@ -73,6 +73,11 @@ func (m *multiInsert) close() error {
 }
 
 const insertBlockSQL = `INSERT OR IGNORE INTO event_blocks
+	(first_time, last_time, count, kinds, offset, length, dir, transcripts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+
+// insertBlock0003SQL is insertBlockSQL as migration 0003's Go step runs
+// it, before event_blocks had its transcripts column.
+const insertBlock0003SQL = `INSERT OR IGNORE INTO event_blocks
 	(first_time, last_time, count, kinds, offset, length, dir) VALUES (?, ?, ?, ?, ?, ?, ?)`
 
 // A session's row is written with its close event. Should a second close
@@ -93,8 +98,14 @@ const insertSessionTail = ` ON CONFLICT (id) DO UPDATE SET
 
 const sessionCols = 8
 
-// An analyzer's event about a session already closed moves its end on.
-const lateSessionSQL = `UPDATE sessions SET end_time = ?2 WHERE id = ?1 AND end_time < ?2`
+// An analyzer's event stamped late in a session moves its row's end on,
+// making a row for a session that has none (yet): close_offset -1 says
+// that its close event, if any, is found in the blocks (see rowlessSpan).
+// The close of a session with a row of its own fills the rest in.
+const lateSessionSQL = `INSERT INTO sessions
+	(id, end_time, service, src_ip, close_offset, close_length, transcript_offset, transcript_length)
+	VALUES (?1, ?2, '', '', -1, 0, 0, 0)
+	ON CONFLICT (id) DO UPDATE SET end_time = max(end_time, excluded.end_time)`
 
 const logEndsSQL = `SELECT events, transcripts FROM log_ends WHERE id = 1`
 
@@ -124,16 +135,19 @@ const insertSightingSQL = `INSERT OR IGNORE INTO sample_sightings
 // lateWindow: an analyzer's event (a detection, an alert, a fetch) about
 // a session is stamped when the analyzer runs, possibly after the
 // session's close was written. One stamped more than lateWindow after the
-// session's start moves the end of its sessions row on (an UPDATE: such
-// events are few, as most sessions are short and most analyzers run as
-// the event passes); the queries of a session's events look lateWindow
+// session's start moves the end of its sessions row on (lateSessionSQL:
+// such events are few, as most sessions are short and most analyzers run
+// as the event passes); the queries of a session's events look lateWindow
 // past its end for the others.
 const lateWindow = 5 * time.Second
 
-// maxPending bounds the sessions whose late analyzer events wait for the
-// session's close; beyond it they are forgotten (and queries find those
-// events only when within lateWindow of the close).
-const maxPending = 1 << 14
+// rowlessSpan: a session whose id is a UUIDv7 and whose close comes at
+// most rowlessSpan after the id's time has no sessions row. A row costs
+// more CPU than everything else the store does for a short session;
+// instead, the session is found by its close event, in the blocks of
+// that span (findClose), whose directory gives its transcript too. Most
+// sessions a sensor sees are such: scans, probes, single exploits.
+const rowlessSpan = 10 * time.Second
 
 // blockRow is one block of a batch, ready to insert.
 type blockRow struct {
@@ -141,17 +155,17 @@ type blockRow struct {
 	count        int
 	kinds        uint64
 	off, length  int64 // in the batch's bytes
+	trOff        int64 // where its transcripts start, in the batch's
 	dirOff, dirN int   // in the batch's directories
 }
 
 // sessionRow is one close event of a batch.
 type sessionRow struct {
-	id, service    string
-	end            int64
-	ipOff, ipN     int   // its source address in the batch's ipBuf
-	evOff, evN     int64 // its line, in the batch's bytes
-	trOff, trN     int64 // its transcript, in the batch's transcripts
-	pendingCleared bool
+	id, service string
+	end         int64
+	ipOff, ipN  int   // its source address in the batch's ipBuf
+	evOff, evN  int64 // its line, in the batch's bytes
+	trOff, trN  int64 // its transcript, in the batch's transcripts
 }
 
 // lateEvent is an analyzer's event stamped late in its session.
@@ -165,6 +179,8 @@ type lateEvent struct {
 type writeBuf struct {
 	ev     []byte // the events' lines
 	tr     []byte // the transcripts
+	trRefs []int  // where tr refers to its own bytes (sharedChunks)
+	trNext int64  // where the next block's transcripts start in tr
 	dirs   []byte // the blocks' directories
 	ipBuf  []byte
 	bb     blockBuilder
@@ -190,6 +206,7 @@ func (w *writeBuf) reset() {
 	clear(w.late)
 	clear(w.args)
 	w.blocks, w.sess, w.late, w.args = w.blocks[:0], w.sess[:0], w.late[:0], w.args[:0]
+	w.trNext, w.trRefs = 0, w.trRefs[:0]
 	w.bb.reset()
 }
 
@@ -203,7 +220,8 @@ func (w *writeBuf) endBlock() {
 	start := len(w.dirs)
 	w.dirs = bb.encode(w.dirs, bb.first)
 	w.blocks = append(w.blocks, blockRow{first: bb.first, last: bb.last, count: len(bb.ents), kinds: bb.kinds,
-		off: off, length: bb.length, dirOff: start, dirN: len(w.dirs) - start})
+		off: off, length: bb.length, trOff: w.trNext, dirOff: start, dirN: len(w.dirs) - start})
+	w.trNext = int64(len(w.tr))
 	bb.reset()
 }
 
@@ -241,27 +259,30 @@ func (d *DB) Write(ctx context.Context, batch []pipeline.Record) error {
 		evOff := int64(len(w.ev))
 		w.ev = append(w.ev, r.JSON...)
 		w.ev = append(w.ev, '\n')
-		bit := w.bb.add(t, e.Kind, e.Service, e.Session, n)
+		trLen := 0
 		switch det := e.Detail.(type) {
 		case *event.Close:
 			if e.Session == "" {
 				break
 			}
+			blob := det.Blob()
+			if len(blob) > maxTranscript {
+				blob = nil // beyond any configured bound: not kept
+			}
+			trOff := int64(len(w.tr))
+			w.tr = d.shared.appendTranscript(w.tr, blob, &w.trRefs)
+			trLen = len(w.tr) - int(trOff)
+			if rowless(e.Session, t) {
+				break
+			}
 			s := sessionRow{id: e.Session, service: e.Service, end: t, evOff: evOff, evN: int64(n)}
-			if blob := det.Blob(); len(blob) > 0 {
-				s.trOff, s.trN = int64(len(w.tr)), int64(len(blob))
-				w.tr = append(w.tr, blob...)
+			if trLen > 0 {
+				s.trOff, s.trN = trOff, int64(trLen)
 			}
 			if e.Src.IsValid() {
 				s.ipOff = len(w.ipBuf)
 				w.ipBuf = e.Src.Addr().Unmap().AppendTo(w.ipBuf)
 				s.ipN = len(w.ipBuf) - s.ipOff
-			}
-			if len(d.pending) > 0 {
-				if p, ok := d.pending[e.Session]; ok {
-					s.end = max(s.end, p)
-					s.pendingCleared = true
-				}
 			}
 			w.sess = append(w.sess, s)
 		case *event.Sample:
@@ -269,6 +290,7 @@ func (d *DB) Write(ctx context.Context, batch []pipeline.Record) error {
 				samples = append(samples, e)
 			}
 		}
+		bit := w.bb.add(t, e.Kind, e.Service, e.Session, n, trLen)
 		if 1<<bit&stageKinds != 0 && e.Session != "" {
 			if start, ok := sessionStart(e.Session); !ok || t-start > int64(lateWindow) {
 				w.late = append(w.late, lateEvent{e.Session, t})
@@ -276,25 +298,24 @@ func (d *DB) Write(ctx context.Context, batch []pipeline.Record) error {
 		}
 	}
 	w.endBlock()
-	if err := d.commit(ctx, w, samples); err != nil {
-		return err
+	return d.commit(ctx, w, samples)
+}
+
+// sharedDone tells the shared chunks whether the batch written at trEnd
+// was committed.
+func (d *DB) sharedDone(ok bool, trEnd int64) {
+	if ok {
+		d.shared.committed(trEnd)
+	} else {
+		d.shared.failed()
 	}
-	// Committed: the late events of sessions not closed yet wait for
-	// their close; those of the sessions closed now are done.
-	for _, s := range w.sess {
-		if s.pendingCleared {
-			delete(d.pending, s.id)
-		}
-	}
-	for _, l := range w.late {
-		if len(d.pending) >= maxPending {
-			clear(d.pending)
-		}
-		if p, ok := d.pending[l.session]; !ok || l.time > p {
-			d.pending[l.session] = l.time
-		}
-	}
-	return nil
+}
+
+// rowless reports whether a session closed at t (Unix ns) is kept without
+// a sessions row: see rowlessSpan.
+func rowless(session string, t int64) bool {
+	start, ok := sessionStart(session)
+	return ok && t >= start-sessionSlack && t-start <= int64(rowlessSpan)
 }
 
 // commit writes w in one transaction: the files first (at their
@@ -315,6 +336,7 @@ func (d *DB) commit(ctx context.Context, w *writeBuf, samples []*event.Event) (e
 	wrote := false
 	committed := false
 	defer func() {
+		d.sharedDone(committed && err == nil, trEnd)
 		if committed {
 			return
 		}
@@ -334,13 +356,14 @@ func (d *DB) commit(ctx context.Context, w *writeBuf, samples []*event.Event) (e
 		return fmt.Errorf("sqlite: events file: %w", err)
 	}
 	if len(w.tr) > 0 {
+		patchRefs(w.tr, w.trRefs, trEnd)
 		if _, err := d.trFile.WriteAt(w.tr, trEnd); err != nil {
 			return fmt.Errorf("sqlite: transcripts file: %w", err)
 		}
 	}
 	ins := tx.StmtContext(sctx, d.insBlock)
 	for i := range w.blocks {
-		if err := insertBlock(sctx, ins, w, &w.blocks[i], evEnd); err != nil {
+		if err := insertBlock(sctx, ins, w, &w.blocks[i], evEnd, trEnd, true); err != nil {
 			return fmt.Errorf("sqlite: event block: %w", err)
 		}
 	}
@@ -418,8 +441,9 @@ const maxTimeShift = 1 << 16
 
 // insertBlock inserts one block keyed by its smallest time, or the next
 // free nanosecond when another block has it (the directory then holds
-// times relative to that key).
-func insertBlock(ctx context.Context, ins *sql.Stmt, w *writeBuf, b *blockRow, evEnd int64) error {
+// times relative to that key). evEnd and trEnd are where the batch
+// starts in the logs; withTr is false for insertBlock0003SQL.
+func insertBlock(ctx context.Context, ins *sql.Stmt, w *writeBuf, b *blockRow, evEnd, trEnd int64, withTr bool) error {
 	dir := w.dirs[b.dirOff : b.dirOff+b.dirN]
 	base := b.first
 	for shift := int64(0); ; shift++ {
@@ -431,7 +455,11 @@ func insertBlock(ctx context.Context, ins *sql.Stmt, w *writeBuf, b *blockRow, e
 			dir = reencodeBase(dir, base, key)
 			base = key
 		}
-		res, err := ins.ExecContext(ctx, key, b.last, b.count, int64(b.kinds), evEnd+b.off, b.length, dir)
+		args := []any{key, b.last, b.count, int64(b.kinds), evEnd + b.off, b.length, dir, trEnd + b.trOff}
+		if !withTr {
+			args = args[:7]
+		}
+		res, err := ins.ExecContext(ctx, args...)
 		if err != nil {
 			return err
 		}

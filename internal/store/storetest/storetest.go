@@ -70,7 +70,7 @@ func Records(tb testing.TB, evs ...*event.Event) []pipeline.Record {
 }
 
 // Transcript is the transcript AllKinds' close event carries.
-var Transcript = []byte("<\x00\x00\x00\x00\x00\x00\x00\x05GET /\r\n>\x00\x00\x00\x01\x00\x00\x00\x03404")
+var Transcript = []byte("<\x00\x00\x00\x00\x00\x00\x00\x07GET /\r\n>\x00\x00\x00\x01\x00\x00\x00\x03404")
 
 // Hex digests for test samples.
 const (
