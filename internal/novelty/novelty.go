@@ -34,13 +34,13 @@
 package novelty
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"strconv"
 	"sync/atomic"
@@ -180,9 +180,11 @@ type Analyzer struct {
 	log     *slog.Logger
 	now     func() time.Time
 
-	ix     *index
-	shapes shapeSet
-	limits map[string]*limiter
+	ix       *index
+	shapes   shapeSet
+	shapeBuf []byte    // where shape works out each event's shape
+	last     lastShape // the key of the last shape worked out
+	limits   map[string]*limiter
 
 	pendSamples  []store.SampleFuzzy
 	pendShapes   []store.ProbeShape
@@ -381,21 +383,19 @@ func (a *Analyzer) label(js []byte) {
 	e.stored = true
 }
 
-// shape announces a probe of a shape never seen on its sensor.
+// shape announces a probe of a shape never seen on its sensor. The shape
+// is worked out in a buffer kept from one event to the next and becomes a
+// string only when new.
 func (a *Analyzer) shape(e *event.Event) {
-	s := shapeOf(e)
-	if s == "" {
+	a.shapeBuf = appendShape(a.shapeBuf[:0], e)
+	if len(a.shapeBuf) == 0 {
 		return
 	}
-	h := fnv.New64a()
-	for _, part := range []string{e.Sensor, e.Service, string(e.Kind), s} {
-		_, _ = h.Write([]byte(part))
-		_, _ = h.Write([]byte{0})
-	}
-	k := h.Sum64()
+	k := a.last.key(e, a.shapeBuf)
 	if a.shapes.seen(k) {
 		return
 	}
+	s := string(a.shapeBuf)
 	a.shapes.add(k)
 	a.newShapes.Add(1)
 	now := a.now().UTC()
@@ -405,6 +405,53 @@ func (a *Analyzer) shape(e *event.Event) {
 		Service: e.Service, Kind: string(e.Kind), Shape: s, FirstSeen: now, LastSeen: now, EventID: e.ID})
 	a.raise(e, &event.Alert{Type: event.AlertNewShape, Severity: SeverityShape,
 		Title: "new " + string(e.Kind) + " shape on " + e.Service, Shape: s})
+}
+
+// lastShape keeps the key of the last shape worked out. A flood of one
+// probe gives the same shape over and over, and hashing a shape a byte at
+// a time costs about as much as working it out: comparing it with the
+// last one costs next to nothing.
+type lastShape struct {
+	sensor, service string
+	kind            event.Kind
+	shape           []byte
+	k               uint64
+}
+
+// key returns shapeKey(e, shape), from memory when it is the last one's.
+func (l *lastShape) key(e *event.Event, shape []byte) uint64 {
+	if bytes.Equal(shape, l.shape) && e.Sensor == l.sensor && e.Service == l.service && e.Kind == l.kind {
+		return l.k
+	}
+	l.sensor, l.service, l.kind = e.Sensor, e.Service, e.Kind
+	l.shape = append(l.shape[:0], shape...)
+	l.k = shapeKey(e, shape)
+	return l.k
+}
+
+// FNV-64a, as hash/fnv computes it.
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
+
+// shapeKey returns the key a shape is remembered and stored by: the
+// FNV-64a hash of the sensor, service, kind and shape, each followed by a
+// NUL byte.
+func shapeKey(e *event.Event, shape []byte) uint64 {
+	h := fnvAppend(fnvOffset, e.Sensor)
+	h = fnvAppend(h, e.Service)
+	h = fnvAppend(h, e.Kind)
+	return fnvAppend(h, shape)
+}
+
+// fnvAppend continues the FNV-64a hash h with s and a NUL byte.
+func fnvAppend[S ~string | ~[]byte](h uint64, s S) uint64 {
+	for i := range len(s) {
+		h ^= uint64(s[i])
+		h *= fnvPrime
+	}
+	return h * fnvPrime // ^ 0, the NUL
 }
 
 // sample decides what a sample event brings: nothing new, a new hash or
