@@ -459,11 +459,13 @@ func compileSample(s *sampleSpec, line int) ([]cond, error) {
 	boolIs(&cs, "sample.new", s.New, func(v *view) bool { return v.smp.New })
 	c := s.contentSpec
 	if c.MinSize != nil || c.MaxSize != nil || len(c.Patterns) > 0 || c.Regex != "" {
-		if err := content(&cs, "sample", &c, line,
-			func(v *view) int64 { return v.smp.Size },
-			func(v *view) []byte { return v.sampleBytes() }); err != nil {
+		m, err := compileContent(&c, line)
+		if err != nil {
 			return nil, err
 		}
+		cs = append(cs, contentIs{field: "sample", m: m, stored: true,
+			size: func(v *view) int64 { return v.smp.Size },
+			data: func(v *view) []byte { return v.sampleBytes() }})
 	}
 	return cs, nil
 }
@@ -564,7 +566,7 @@ func compileRPC(s *rpcSpec, line int) ([]cond, error) {
 			return nil, err
 		}
 	}
-	if err := pairs(&cs, "rpc.args", s.Args, func(v *view) []event.Header { return rpcArgs(v.rpc) }); err != nil {
+	if err := pairs(&cs, "rpc.args", s.Args, func(v *view) []event.Header { return v.rpcArgs() }); err != nil {
 		return nil, err
 	}
 	if err := content(&cs, "rpc.raw_args", s.RawArgs, line,
@@ -573,12 +575,4 @@ func compileRPC(s *rpcSpec, line int) ([]cond, error) {
 		return nil, err
 	}
 	return cs, nil
-}
-
-func rpcArgs(r *event.RPC) []event.Header {
-	out := make([]event.Header, len(r.Args))
-	for i, a := range r.Args {
-		out[i] = event.Header{Name: a.Name, Value: a.Value}
-	}
-	return out
 }

@@ -89,7 +89,7 @@ func (s serviceIs) eval(v *view) bool {
 	if v.wildSvc {
 		return true
 	}
-	ok, _, _, _ := s.m.match(v.e.Service)
+	ok, _, _, _ := s.m.match(v.e.Service, &v.memo)
 	return ok
 }
 
@@ -100,7 +100,7 @@ type textIs struct {
 }
 
 func (t textIs) eval(v *view) bool {
-	ok, lo, hi, seen := t.m.match(t.get(v))
+	ok, lo, hi, seen := t.m.match(t.get(v), &v.memo)
 	if ok {
 		v.trail = append(v.trail, hit{field: t.field, s: seen, lo: lo, hi: hi})
 	}
@@ -115,7 +115,7 @@ type anyTextIs struct {
 
 func (t anyTextIs) eval(v *view) bool {
 	for _, s := range t.get(v) {
-		if ok, lo, hi, seen := t.m.match(s); ok {
+		if ok, lo, hi, seen := t.m.match(s, &v.memo); ok {
 			v.trail = append(v.trail, hit{field: t.field, s: seen, lo: lo, hi: hi})
 			return true
 		}
@@ -134,7 +134,7 @@ type pairIs struct {
 func (p pairIs) eval(v *view) bool {
 	for _, h := range p.get(v) {
 		if p.name != nil {
-			if ok, _, _, _ := p.name.match(h.Name); !ok {
+			if ok, _, _, _ := p.name.match(h.Name, &v.memo); !ok {
 				continue
 			}
 		}
@@ -142,7 +142,7 @@ func (p pairIs) eval(v *view) bool {
 			v.trail = append(v.trail, hit{field: p.field + "." + h.Name, s: h.Value, lo: 0, hi: len(h.Value)})
 			return true
 		}
-		if ok, lo, hi, seen := p.value.match(h.Value); ok {
+		if ok, lo, hi, seen := p.value.match(h.Value, &v.memo); ok {
 			v.trail = append(v.trail, hit{field: p.field + "." + h.Name, s: seen, lo: lo, hi: hi})
 			return true
 		}
@@ -161,12 +161,12 @@ func (f flagIs) eval(v *view) bool { return f.get(v) == f.want }
 type credIn map[string]struct{}
 
 func (c credIn) eval(v *view) bool {
-	s := v.log.User + ":" + v.log.Password
-	if _, ok := c[s]; ok {
-		v.trail = append(v.trail, hit{field: "login.credentials", s: s, lo: 0, hi: len(s)})
-		return true
+	if _, ok := c[string(v.credentials())]; !ok {
+		return false
 	}
-	return false
+	s := string(v.key)
+	v.trail = append(v.trail, hit{field: "login.credentials", s: s, lo: 0, hi: len(s)})
+	return true
 }
 
 type contentIs struct {
@@ -174,6 +174,8 @@ type contentIs struct {
 	m     *contentMatcher
 	size  func(*view) int64
 	data  func(*view) []byte
+	// stored: data reads the sample store, which the prefilter does not.
+	stored bool
 }
 
 func (c contentIs) eval(v *view) bool {
@@ -195,18 +197,18 @@ type anywhere struct{ m *textMatcher }
 
 func (a anywhere) eval(v *view) bool {
 	r := v.req
-	if ok, lo, hi, seen := a.m.match(r.URI); ok {
+	if ok, lo, hi, seen := a.m.match(r.URI, &v.memo); ok {
 		v.trail = append(v.trail, hit{field: "request.uri", s: seen, lo: lo, hi: hi})
 		return true
 	}
 	for _, h := range r.Headers {
-		if ok, lo, hi, seen := a.m.match(h.Value); ok {
+		if ok, lo, hi, seen := a.m.match(h.Value, &v.memo); ok {
 			v.trail = append(v.trail, hit{field: "request.headers." + h.Name, s: seen, lo: lo, hi: hi})
 			return true
 		}
 	}
 	if len(r.Body) > 0 {
-		if ok, lo, hi, seen := a.m.match(string(r.Body)); ok {
+		if ok, lo, hi, seen := a.m.match(v.body(), &v.memo); ok {
 			v.trail = append(v.trail, hit{field: "request.body", s: seen, lo: lo, hi: hi})
 			return true
 		}
@@ -223,7 +225,7 @@ type detailIs struct {
 
 func (d detailIs) eval(v *view) bool {
 	for _, s := range v.detailField(d.key) {
-		if ok, lo, hi, seen := d.m.match(s); ok {
+		if ok, lo, hi, seen := d.m.match(s, &v.memo); ok {
 			v.trail = append(v.trail, hit{field: "detail." + d.key, s: seen, lo: lo, hi: hi})
 			return true
 		}

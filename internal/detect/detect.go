@@ -11,10 +11,12 @@
 //
 // Rules are YAML files (docs/rules.md): the built-in set in rules/ is
 // compiled into the binary, and a user adds files from the config. Every
-// rule is compiled once at start. Rules scoped to a session or a source
-// address keep a little state (a count, whether they fired) in a bounded
-// LRU. Byte patterns on samples read at most MaxScan bytes of the stored
-// sample.
+// rule is compiled once at start, with the literals an event must have
+// for it to match: one pass over each event finds those it has, and the
+// rules that need others are not evaluated (prefilter.go). Rules scoped
+// to a session or a source address keep a little state (a count,
+// whether they fired) in a bounded LRU. Byte patterns on samples read at
+// most MaxScan bytes of the stored sample.
 //
 // YARA: when rule files are configured and the yara program is installed,
 // every new sample is scanned, one at a time, with a timeout, from a

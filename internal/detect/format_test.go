@@ -206,7 +206,7 @@ func TestTextMatcher(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, _, _, _ := m.match(tc.in); got != tc.want {
+		if got, _, _, _ := m.match(tc.in, nil); got != tc.want {
 			t.Errorf("%+v on %q: got %v; want %v", tc.t, tc.in, got, tc.want)
 		}
 	}

@@ -13,9 +13,22 @@ import (
 // by the kind of event each can fire on.
 type Set struct {
 	rules  []*rule
-	byKind map[event.Kind][]*rule
-	all    []*rule // rules that may fire on any kind
+	byKind map[event.Kind]*kindRules
+	all    *kindRules // for other kinds: the rules that may fire on any kind
 	files  []string
+	lits   *finder // the literals of the prefilter (prefilter.go)
+	// unfiltered turns the prefilter off, to test it against.
+	unfiltered bool
+}
+
+// kindRules are the rules that can fire on events of one kind, and
+// what the prefilter reads of those events.
+type kindRules struct {
+	rules []*rule
+	srcs  []source // the fields where the rules' literals are looked for
+	// free has the bits (by rule.idx) of the rules the prefilter lets
+	// through whatever the text; nil: it lets every rule through.
+	free []uint64
 }
 
 // ignored kinds are never classified: the analyzer's own output.
@@ -39,7 +52,7 @@ func LoadRules(cfg Config) (*Set, error) {
 }
 
 func compileSources(srcs []ruleSource, disable []string) (*Set, error) {
-	s := &Set{byKind: map[event.Kind][]*rule{}}
+	s := &Set{byKind: map[event.Kind]*kindRules{}, all: &kindRules{}}
 	seen := map[string]*rule{}
 	for _, src := range srcs {
 		specs, err := parseFile(src)
@@ -69,7 +82,7 @@ func compileSources(srcs []ruleSource, disable []string) (*Set, error) {
 	for i, r := range s.rules {
 		r.idx = i
 		if r.kinds.all {
-			s.all = append(s.all, r)
+			s.all.rules = append(s.all.rules, r)
 		}
 	}
 	kinds := map[event.Kind]bool{}
@@ -79,21 +92,24 @@ func compileSources(srcs []ruleSource, disable []string) (*Set, error) {
 		}
 	}
 	for k := range kinds {
+		kr := &kindRules{}
 		for _, r := range s.rules {
 			if r.kinds.has(k) {
-				s.byKind[k] = append(s.byKind[k], r)
+				kr.rules = append(kr.rules, r)
 			}
 		}
+		s.byKind[k] = kr
 	}
+	s.buildPrefilter()
 	return s, nil
 }
 
 // Len is the number of rules.
 func (s *Set) Len() int { return len(s.rules) }
 
-func (s *Set) rulesFor(k event.Kind) []*rule {
-	if rs, ok := s.byKind[k]; ok {
-		return rs
+func (s *Set) rulesFor(k event.Kind) *kindRules {
+	if kr, ok := s.byKind[k]; ok {
+		return kr
 	}
 	return s.all
 }
@@ -107,19 +123,26 @@ type firing struct {
 // maxMatched bounds the matches kept in one detection.
 const maxMatched = 8
 
-// classify evaluates every rule that can fire on e. v is reused between
-// calls (one per goroutine).
+// classify evaluates every rule that can fire on e, less those the
+// prefilter rules out. v is reused between calls (one per goroutine).
 func (s *Set) classify(v *view, e *event.Event, js []byte, wild bool, out []firing) []firing {
 	if ignored(e.Kind) {
 		return out
 	}
-	rs := s.rulesFor(e.Kind)
-	if len(rs) == 0 {
+	kr := s.rulesFor(e.Kind)
+	if len(kr.rules) == 0 {
 		return out
 	}
 	v.reset(e, js)
 	v.wildSvc, v.wildTrans, v.wildPort = wild, wild, wild
-	for _, r := range rs {
+	filter := kr.free != nil && !s.unfiltered
+	if filter {
+		s.prefilter(v, kr)
+	}
+	for _, r := range kr.rules {
+		if filter && !v.may(r.idx) {
+			continue
+		}
 		v.trail = v.trail[:0]
 		if !r.cond.eval(v) {
 			continue

@@ -137,8 +137,9 @@ func compileText(t *Text) (*textMatcher, error) {
 }
 
 // match reports whether s matches, and where (in s as given, or in its
-// decoded form, which is then returned as the third result).
-func (m *textMatcher) match(s string) (ok bool, lo, hi int, seen string) {
+// decoded form, which is then returned as the third result). memo, when
+// not nil, keeps the decoded and lower-cased texts for other matchers.
+func (m *textMatcher) match(s string, memo *textMemo) (ok bool, lo, hi int, seen string) {
 	if m.hasOne {
 		if s == m.one {
 			return true, 0, len(s), s
@@ -146,7 +147,7 @@ func (m *textMatcher) match(s string) (ok bool, lo, hi int, seen string) {
 		return false, 0, 0, s
 	}
 	if m.urldecode {
-		s = urlDecode(s)
+		s = memo.decode(s)
 	}
 	if len(s) < m.minLen || (m.maxLen > 0 && len(s) > m.maxLen) {
 		return false, 0, 0, s
@@ -154,7 +155,7 @@ func (m *textMatcher) match(s string) (ok bool, lo, hi int, seen string) {
 	seen = s
 	h := s
 	if m.nocase {
-		h = lowerASCII(s)
+		h = memo.lower(s)
 	}
 	lo, hi = 0, len(s)
 	if len(m.equals) > 0 && !slices.Contains(m.equals, h) {
@@ -199,6 +200,55 @@ func (m *textMatcher) match(s string) (ok bool, lo, hi int, seen string) {
 		}
 	}
 	return true, lo, hi, seen
+}
+
+// textMemo remembers, for one event, the texts URL decoding and lower
+// casing made of its fields, so that each is made once rather than by
+// every rule that looks. It keeps only texts that changed, and a few.
+type textMemo struct {
+	decoded, lowered []memoText
+}
+
+type memoText struct{ in, out string }
+
+// maxMemo bounds the texts a memo keeps of each form.
+const maxMemo = 16
+
+// decode is urlDecode(s), lower lowerASCII(s); a nil memo only calls
+// them.
+func (c *textMemo) decode(s string) string {
+	if c == nil {
+		return urlDecode(s)
+	}
+	return remember(&c.decoded, s, urlDecode)
+}
+
+func (c *textMemo) lower(s string) string {
+	if c == nil {
+		return lowerASCII(s)
+	}
+	return remember(&c.lowered, s, lowerASCII)
+}
+
+// remember returns f(s), from l when it is there.
+func remember(l *[]memoText, s string, f func(string) string) string {
+	for _, t := range *l {
+		if t.in == s {
+			return t.out
+		}
+	}
+	out := f(s)
+	if out != s && len(*l) < maxMemo {
+		*l = append(*l, memoText{in: s, out: out})
+	}
+	return out
+}
+
+// reset forgets the texts, keeping the room.
+func (c *textMemo) reset() textMemo {
+	clear(c.decoded)
+	clear(c.lowered)
+	return textMemo{decoded: c.decoded[:0], lowered: c.lowered[:0]}
 }
 
 // lowerASCII lower-cases ASCII letters only, so that byte offsets stay

@@ -40,6 +40,21 @@ type view struct {
 	fieldsDone bool
 
 	trail []hit
+
+	// The prefilter's finder and the rules it says may match
+	// (prefilter.go), and room for credentials (credIn).
+	lits  *finder
+	maybe []uint64
+	key   []byte
+
+	// Texts made of the event's fields, made once: decoded and lower-
+	// cased forms (textMatcher.match), the request body as a string,
+	// an RPC call's arguments as pairs.
+	memo     textMemo
+	bodyText string
+	bodyDone bool
+	args     []event.Header
+	argsDone bool
 }
 
 // hit is one condition that held: the field and the part of its value
@@ -52,7 +67,8 @@ type hit struct {
 }
 
 func (v *view) reset(e *event.Event, js []byte) {
-	*v = view{e: e, json: js, loadSample: v.loadSample, trail: v.trail[:0]}
+	*v = view{e: e, json: js, loadSample: v.loadSample, trail: v.trail[:0], maybe: v.maybe, key: v.key,
+		memo: v.memo.reset(), args: v.args[:0]}
 	// typed is set only for a detail of the right type that is not nil:
 	// the blocks' conditions read the fields through these pointers.
 	switch d := e.Detail.(type) {
@@ -75,6 +91,32 @@ func (v *view) reset(e *event.Event, js []byte) {
 	case *event.RPC:
 		v.rpc, v.typed = d, d != nil
 	}
+}
+
+// body is the request's body as a string, made once.
+func (v *view) body() string {
+	if !v.bodyDone {
+		v.bodyText, v.bodyDone = string(v.req.Body), true
+	}
+	return v.bodyText
+}
+
+// rpcArgs is the RPC call's arguments as name/value pairs, made once.
+func (v *view) rpcArgs() []event.Header {
+	if !v.argsDone {
+		for _, a := range v.rpc.Args {
+			v.args = append(v.args, event.Header{Name: a.Name, Value: a.Value})
+		}
+		v.argsDone = true
+	}
+	return v.args
+}
+
+// credentials is the login's "user:password", in v.key until the next
+// call.
+func (v *view) credentials() []byte {
+	v.key = append(append(append(v.key[:0], v.log.User...), ':'), v.log.Password...)
+	return v.key
 }
 
 func (v *view) sampleBytes() []byte {
@@ -147,26 +189,29 @@ func scalars(raw json.RawMessage) []string {
 // excerpt renders a hit for the detection record: at most maxExcerpt
 // bytes around the match, non-printable bytes as \xNN.
 func (h hit) excerpt() string {
-	var b []byte
+	n := len(h.s)
 	if h.b != nil {
-		b = h.b
-	} else {
-		b = []byte(h.s)
+		n = len(h.b)
 	}
 	lo, hi := h.lo, h.hi
 	if hi <= lo { // a size-only match: show the start
-		lo, hi = 0, min(len(b), maxExcerpt)
+		lo, hi = 0, min(n, maxExcerpt)
 	}
-	lo = max(0, min(lo, len(b)))
-	hi = max(lo, min(hi, len(b), lo+maxExcerpt))
-	return printable(b[lo:hi])
+	lo = max(0, min(lo, n))
+	hi = max(lo, min(hi, n, lo+maxExcerpt))
+	if h.b != nil {
+		return printable(h.b[lo:hi])
+	}
+	return printable(h.s[lo:hi])
 }
 
 const maxExcerpt = 96
 
-func printable(b []byte) string {
+func printable[T string | []byte](b T) string {
 	var sb strings.Builder
-	for _, c := range b {
+	sb.Grow(len(b))
+	for i := range len(b) {
+		c := b[i]
 		if c >= 0x20 && c < 0x7f && c != '\\' {
 			sb.WriteByte(c)
 			continue
