@@ -28,13 +28,12 @@ import (
 type conn struct {
 	net.Conn
 	idle   time.Duration
-	base   time.Time     // the session's start: deadlines are kept as offsets from it
 	maxDur time.Duration // the session's end (ctx.end), as an offset from base
 	maxIn  int64
 	maxOut int64
 	in     atomic.Int64
 	out    atomic.Int64
-	tr     transcript.Recorder
+	tr     transcript.Recorder // its start is the session's, base
 	ctx    *sessionCtx
 	mu     sync.Mutex
 	// Under mu:
@@ -59,6 +58,11 @@ const (
 	dirWrite
 )
 
+// base returns the session's start: deadlines are kept as offsets from
+// it. The transcript's offsets count from it too, and it keeps it: a
+// session holds one copy, not two.
+func (c *conn) base() time.Time { return c.tr.Start() }
+
 // slack is how much earlier than the idle timeout wants it a deadline set
 // before may be and still stand.
 func (c *conn) slack() time.Duration { return min(c.idle/64, time.Second) }
@@ -72,12 +76,12 @@ func (c *conn) want(el time.Duration, own time.Time) (d time.Time, at time.Durat
 		d, at, exact = c.ctx.end, c.maxDur, true
 	}
 	if !own.IsZero() {
-		if o := own.Sub(c.base); o < at {
+		if o := own.Sub(c.base()); o < at {
 			return own, o, true
 		}
 	}
 	if !exact {
-		d = c.base.Add(at)
+		d = c.base().Add(at)
 	}
 	return d, at, exact
 }
@@ -85,7 +89,7 @@ func (c *conn) want(el time.Duration, own time.Time) (d time.Time, at time.Durat
 // start checks that the session may still do I/O, and returns the time
 // since base for arm.
 func (c *conn) start() (time.Duration, error) {
-	el := time.Since(c.base)
+	el := time.Since(c.base())
 	if err := c.ctx.errAt(el >= c.maxDur); err != nil {
 		c.fail(err)
 		return el, os.ErrDeadlineExceeded
@@ -224,9 +228,9 @@ func (c *conn) SetWriteDeadline(t time.Time) error {
 // clamp returns the deadline for the handler's own deadline t and its
 // offset from base.
 func (c *conn) clamp(t time.Time) (time.Time, time.Duration) {
-	el := time.Since(c.base)
+	el := time.Since(c.base())
 	if c.ctx.errAt(el >= c.maxDur) != nil {
-		return past, past.Sub(c.base)
+		return past, past.Sub(c.base())
 	}
 	d, at, _ := c.want(el, t)
 	return d, at

@@ -18,12 +18,12 @@ type sessionCtx struct {
 	parent context.Context
 	end    time.Time
 	// stopped: Smallpot is stopping (set by Engine.stopSessions).
-	stopped atomic.Bool
+	stopped  atomic.Bool
+	hasInner atomic.Bool // here, not after cancel: in what would be padding
 
-	mu       sync.Mutex
-	inner    context.Context // set once, under mu, before hasInner
-	cancel   context.CancelFunc
-	hasInner atomic.Bool
+	mu     sync.Mutex
+	inner  context.Context // set once, under mu, before hasInner
+	cancel context.CancelFunc
 }
 
 var _ context.Context = (*sessionCtx)(nil)

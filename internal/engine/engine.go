@@ -452,7 +452,7 @@ func (e *Engine) begin(s *tcpSession) {
 	end := start.Add(lim.MaxDuration)
 	s.ctx.end = end
 	c := &s.conn
-	c.idle, c.base, c.maxIn, c.maxOut, c.ctx = lim.IdleTimeout, start, int64(lim.MaxBytesIn), int64(lim.MaxBytesOut), &s.ctx
+	c.idle, c.maxIn, c.maxOut, c.ctx = lim.IdleTimeout, int64(lim.MaxBytesIn), int64(lim.MaxBytesOut), &s.ctx
 	c.maxDur, c.armedR, c.armedW = end.Sub(start), unarmed, unarmed
 	c.tr.Init(start, int(lim.Transcript), e.budget)
 	r := &s.sess.Recorder
@@ -479,14 +479,22 @@ func (e *Engine) end(s *tcpSession, done runResult) {
 	s.sess.Release()
 	in, out := c.tr.Kept()
 	now := time.Now()
-	s.sess.EmitAt(now, &event.Close{
+	x := new(closeEvent)
+	x.d = event.Close{
 		DurationMS: now.Sub(s.sess.Start).Milliseconds(),
 		BytesIn:    c.in.Load(), BytesOut: c.out.Load(),
 		Reason:       c.reasonOr(done),
 		TranscriptIn: int64(in), TranscriptOut: int64(out),
 		Transcript: c.tr.Finish(),
-	})
+	}
+	s.sess.EmitInAt(&x.slot, now, &x.d)
 	s.ctx.release()
+}
+
+// closeEvent is a close event and its detail, in one allocation.
+type closeEvent struct {
+	slot event.Slot
+	d    event.Close
 }
 
 // run calls the handler, turning a panic into a logged, counted end of

@@ -20,15 +20,31 @@ func NewID(t time.Time) string {
 // New returns an event of time t with a new ID (see NewID) whose bytes
 // are allocated along with the event: one allocation, not two.
 func New(t time.Time) *Event {
-	x := new(struct {
-		e  Event
-		id [idLen]byte
-	})
-	putID(&x.id, t)
+	return new(Slot).Fill(t)
+}
+
+// Slot is the memory of one event and of its ID's bytes. New allocates
+// one; a caller that allocates the event's detail too (a struct holding
+// a Slot and the detail) makes one allocation of the three, not two.
+// A slot is filled once, as its ID's bytes are the ID string's from then
+// on: a slot is never reused, and lives as long as its event.
+type Slot struct {
+	e  Event
+	id [idLen]byte
+}
+
+// Fill makes the slot's event one of time t with a new ID (see NewID)
+// and returns it. It panics when the slot was filled before: writing the
+// ID's bytes again would change a string that an event already holds.
+func (s *Slot) Fill(t time.Time) *Event {
+	if s.e.ID != "" {
+		panic("event: Slot filled twice")
+	}
+	putID(&s.id, t)
 	// The bytes are never written again: they are the string's.
-	x.e.ID = unsafe.String(&x.id[0], idLen)
-	x.e.Time = t
-	return &x.e
+	s.e.ID = unsafe.String(&s.id[0], idLen)
+	s.e.Time = t
+	return &s.e
 }
 
 // idLen is the length of an ID's text.

@@ -134,3 +134,27 @@ func BenchmarkNewEvent(b *testing.B) {
 		sinkEvent = event.New(now)
 	}
 }
+
+// A slot's ID bytes are its event's ID string: filling it again would
+// change that string, so it panics and leaves the ID as it was.
+func TestSlotFilledOnce(t *testing.T) {
+	tm := time.Date(2026, 11, 27, 20, 41, 5, 0, time.UTC)
+	var s event.Slot
+	e := s.Fill(tm)
+	id := e.ID
+	kept := strings.Clone(id)
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("a second Fill did not panic")
+			}
+		}()
+		s.Fill(tm.Add(time.Hour))
+	}()
+	if id != kept || e.ID != kept || !e.Time.Equal(tm) {
+		t.Errorf("after a second Fill: id %s, event %s at %v; want %s at %v", id, e.ID, e.Time, kept, tm)
+	}
+	if !uuidForm.MatchString(id) {
+		t.Errorf("id %q is not a UUIDv7", id)
+	}
+}

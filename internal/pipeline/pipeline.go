@@ -263,7 +263,10 @@ func (p *Pipeline) dispatch() {
 		if len(batch) > 0 {
 			p.deliver(batch)
 			p.pending.Add(-int64(len(batch)))
-			batch = make([]*event.Event, 0, p.opts.Batch)
+			// The sinks have records, not the batch: it is reused,
+			// cleared so that it holds no event.
+			clear(batch)
+			batch = batch[:0]
 		}
 		if armed {
 			timer.Stop()

@@ -381,6 +381,57 @@ func TestStageExtraEvents(t *testing.T) {
 	}
 }
 
+// keepingSink keeps every batch it is given as it was given, to check
+// them at the end.
+type keepingSink struct {
+	mu      sync.Mutex
+	batches [][]pipeline.Record
+}
+
+func (s *keepingSink) Name() string { return "keeping" }
+func (s *keepingSink) Close() error { return nil }
+func (s *keepingSink) Write(_ context.Context, batch []pipeline.Record) error {
+	s.mu.Lock()
+	s.batches = append(s.batches, batch)
+	s.mu.Unlock()
+	return nil
+}
+
+// The dispatcher reuses its batch of events, flush after flush, while
+// the sinks still hold the records of the batches before: a sink that
+// keeps them all finds each record as it was, every event once.
+func TestBatchesKeptBySinksStayIntact(t *testing.T) {
+	sink := &keepingSink{}
+	p := pipeline.New(pipeline.Options{Queue: 4096, Batch: 5, FlushInterval: time.Millisecond, SinkQueue: 1024, Logger: quiet},
+		[]pipeline.Stage{tagStage{}}, sink)
+	var want []string
+	for i := range 600 {
+		p.Emit(ev(i))
+		want = append(want, ev(i).ID, ev(i).ID+"-x")
+		if i%50 == 0 {
+			time.Sleep(2 * time.Millisecond) // some batches go by the timer
+		}
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, b := range sink.batches {
+		for _, r := range b {
+			var e event.Event
+			if err := json.Unmarshal(r.JSON, &e); err != nil || e.ID != r.Event.ID {
+				t.Fatalf("record of event %s holds %s (%v)", r.Event.ID, r.JSON, err)
+			}
+			got = append(got, r.Event.ID)
+		}
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("sink got %d events; want each of %d once", len(got), len(want))
+	}
+}
+
 type discardSink struct{}
 
 func (discardSink) Name() string                                   { return "discard" }

@@ -284,6 +284,26 @@ func (b *Reader) DiscardLine(max int) (int, error) {
 	return n, ErrLineTooLong
 }
 
+// Discard skips the next n bytes, reading as needed, and returns how many
+// it skipped, as bufio.Reader's does.
+func (b *Reader) Discard(n int) (int, error) {
+	done := 0
+	for done < n {
+		if b.r == b.w {
+			if b.err != nil {
+				return done, b.readErr()
+			}
+			b.fill()
+			continue
+		}
+		k := min(n-done, b.w-b.r)
+		b.r += k
+		done += k
+		b.drained()
+	}
+	return done, nil
+}
+
 // ReadFull reads exactly n bytes into a new slice; n is the caller's
 // bound.
 func (b *Reader) ReadFull(n int) ([]byte, error) {

@@ -317,3 +317,27 @@ func BenchmarkReadLine(b *testing.B) {
 		}
 	}
 }
+
+// Discard skips what is buffered and reads on for the rest, as
+// bufio.Reader's does, and reports the input's end with what it skipped.
+func TestDiscard(t *testing.T) {
+	r := service.NewReader(&chunked{data: []byte("abcdefghij"), n: 3}, 16)
+	if p, err := r.Peek(3); string(p) != "a" || err != nil {
+		t.Fatalf("Peek: %q, %v", p, err) // the first read is of one byte
+	}
+	if n, err := r.Discard(2); n != 2 || err != nil {
+		t.Fatalf("Discard(2): %d, %v", n, err)
+	}
+	if n, err := r.Discard(5); n != 5 || err != nil {
+		t.Fatalf("Discard(5) past the buffer: %d, %v", n, err)
+	}
+	if b, err := r.ReadByte(); b != 'h' || err != nil {
+		t.Fatalf("after discarding: %q, %v; want 'h'", b, err)
+	}
+	if n, err := r.Discard(5); n != 2 || err != io.EOF {
+		t.Fatalf("Discard(5) of 2 left: %d, %v; want 2, EOF", n, err)
+	}
+	if n, err := r.Discard(0); n != 0 || err != nil {
+		t.Fatalf("Discard(0): %d, %v", n, err)
+	}
+}

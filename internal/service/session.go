@@ -69,8 +69,32 @@ func (r *Recorder) EmitAt(t time.Time, d event.Detail) {
 	r.emit(t, d)
 }
 
+// EmitIn records one event of this session, as Emit does, in slot: the
+// caller allocates the envelope along with d, in one allocation (a
+// struct holding both), where Emit would make one more. The slot must
+// be a new one, used for this event only (see event.Slot); nothing of it
+// or of d may be written after.
+func (r *Recorder) EmitIn(slot *event.Slot, d event.Detail) {
+	if r.Emitter == nil {
+		return
+	}
+	r.emitIn(slot, time.Now(), d)
+}
+
+// EmitInAt is EmitIn for an event that happened at t (see EmitAt).
+func (r *Recorder) EmitInAt(slot *event.Slot, t time.Time, d event.Detail) {
+	if r.Emitter == nil {
+		return
+	}
+	r.emitIn(slot, t, d)
+}
+
 func (r *Recorder) emit(t time.Time, d event.Detail) {
-	e := event.New(t)
+	r.emitIn(new(event.Slot), t, d)
+}
+
+func (r *Recorder) emitIn(slot *event.Slot, t time.Time, d event.Detail) {
+	e := slot.Fill(t)
 	e.Sensor, e.Session, e.Service, e.Transport = r.Sensor, r.SessionID, r.Service, r.Transport
 	e.Src, e.Dst, e.Kind, e.Detail = r.Remote, r.Local, d.Kind(), d
 	r.Emitter.Emit(e)

@@ -53,15 +53,15 @@ func (b *Budget) give(n int) {
 const firstAlloc = 2048
 
 // Recorder keeps up to max bytes each way. It is safe for concurrent use.
+// A session holds one from its start: it is kept small (what the budget
+// was charged is len(buf), and Finish sets max to 0).
 type Recorder struct {
-	mu      sync.Mutex
-	start   time.Time
-	max     int
-	kept    [2]int
-	buf     []byte
-	budget  *Budget
-	charged int
-	done    bool // Finish was called
+	mu     sync.Mutex
+	start  time.Time
+	max    int
+	kept   [2]int
+	buf    []byte
+	budget *Budget
 }
 
 // New starts a transcript at start, keeping max bytes each way.
@@ -76,6 +76,10 @@ func New(start time.Time, max int, budget *Budget) *Recorder {
 func (r *Recorder) Init(start time.Time, max int, budget *Budget) {
 	r.start, r.max, r.budget = start, max, budget
 }
+
+// Start returns the time the transcript started at, which its offsets
+// count from. It does not change after Init.
+func (r *Recorder) Start() time.Time { return r.start }
 
 func idx(dir byte) int {
 	if dir == In {
@@ -93,7 +97,7 @@ func (r *Recorder) Add(dir byte, p []byte) {
 	defer r.mu.Unlock()
 	i := idx(dir)
 	room := r.max - r.kept[i]
-	if room <= 0 || r.done {
+	if room <= 0 {
 		return
 	}
 	if len(p) > room {
@@ -102,7 +106,6 @@ func (r *Recorder) Add(dir byte, p []byte) {
 	if !r.budget.take(len(p) + 9) {
 		return
 	}
-	r.charged += len(p) + 9
 	ms := uint32(time.Since(r.start) / time.Millisecond)
 	if r.buf == nil {
 		// Room for a short exchange (a request and its answer) in one
@@ -130,11 +133,10 @@ func (r *Recorder) Kept() (in, out int) {
 func (r *Recorder) Finish() []byte {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.done = true
+	r.max = 0 // Add keeps nothing more
 	b := r.buf
 	r.buf = nil
-	r.budget.give(r.charged)
-	r.charged = 0
+	r.budget.give(len(b))
 	return b
 }
 

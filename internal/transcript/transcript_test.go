@@ -94,6 +94,9 @@ func TestOffsets(t *testing.T) {
 	start := time.Now().Add(-1500 * time.Millisecond)
 	r := transcript.New(start, 100, nil)
 	r.Add(transcript.In, []byte("late"))
+	if !r.Start().Equal(start) {
+		t.Errorf("got start %v; want %v", r.Start(), start)
+	}
 	chunks, err := transcript.Decode(r.Finish())
 	if err != nil || len(chunks) != 1 {
 		t.Fatalf("got %v, %v; want one chunk", chunks, err)

@@ -37,7 +37,7 @@ func BenchmarkScannerRequest(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		a := s.persona.answer(&exchange{req: req, now: fixedNow, local: local, remote: remote})
+		a := s.persona.answer(&exchange{req: *req, now: fixedNow, local: local, remote: remote})
 		if a.status != 200 || len(a.out) < 1000 {
 			b.Fatalf("status %d, %d bytes", a.status, len(a.out))
 		}

@@ -340,7 +340,7 @@ func TestStaticAnswersAsWritten(t *testing.T) {
 		{"www.example.com", "/Printers"}, {strings.Repeat("h", 300), ""}}
 	var shared, first []byte
 	check := func(round int, method string, c conn, n *shell.Node, loc *location, now time.Time) {
-		x := &exchange{req: &Request{Method: method}, now: now}
+		x := &exchange{req: Request{Method: method}, now: now}
 		a := p.static(x, c, n, loc, answer{})
 		if want := refStatic(p, x, c, n, loc); !bytes.Equal(a.out, want) {
 			t.Fatalf("round %d %v %s %+v %s %+v:\n got %q\nwant %q", round, now, method, c, n.Name, loc, a.out, want)
@@ -397,7 +397,7 @@ func TestStaticAnswersAsWritten(t *testing.T) {
 		t.Fatal("a kept answer changed")
 	}
 	// The same answer twice in a second is the same bytes.
-	x := &exchange{req: &Request{Method: "GET"}, now: fixedNow}
+	x := &exchange{req: Request{Method: "GET"}, now: fixedNow}
 	n := nodes[1]
 	a1, a2 := p.static(x, conn{}, n, nil, answer{}), p.static(x, conn{}, n, nil, answer{})
 	if &a1.out[0] != &a2.out[0] {
@@ -417,7 +417,7 @@ func TestErrorPagesAsWritten(t *testing.T) {
 				for _, c := range answerConns {
 					for _, e := range kinds {
 						for _, close := range []bool{false, true} {
-							x := &exchange{req: &Request{Method: method}, now: now}
+							x := &exchange{req: Request{Method: method}, now: now}
 							want := refResponse(p.server, x, c, e.status, e.reason, nil, []hdr{
 								{"Content-Length", strconv.Itoa(len(e.page))}, {"Content-Type", "text/html"}}, []byte(e.page))
 							for range 2 {
@@ -450,7 +450,7 @@ func TestKeptAnswersConcurrently(t *testing.T) {
 			t.Error(err)
 			return answer{}
 		}
-		return srv.answer(&exchange{req: req, now: now, local: local, remote: remote})
+		return srv.answer(&exchange{req: *req, now: now, local: local, remote: remote})
 	}
 	var wg sync.WaitGroup
 	for g := range 8 {

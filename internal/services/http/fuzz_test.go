@@ -52,7 +52,7 @@ func FuzzParseRequest(f *testing.F) {
 			}
 			consumed += len(req.Raw)
 			for _, p := range []persona{iisP, iot} {
-				x := &exchange{req: req, now: fixedNow, local: local, remote: remote}
+				x := &exchange{req: *req, now: fixedNow, local: local, remote: remote}
 				a := p.answer(x)
 				if a.hold && len(a.out) > 0 {
 					t.Fatalf("a held connection was answered: %q", a.out)

@@ -235,7 +235,7 @@ func startsWithSlash(s string) bool { return len(s) > 0 && s[0] == '/' }
 
 // exchange is one request as a persona sees it.
 type exchange struct {
-	req    *Request
+	req    Request // held here, not pointed to: it stays on the stack
 	now    time.Time
 	local  netip.AddrPort
 	remote netip.AddrPort
@@ -307,8 +307,15 @@ func New(cfg *Config, env service.Env) (*Server, error) {
 func (s *Server) ServeTCP(ctx context.Context, sess *service.Session) {
 	rd := sess.Reader()
 	for n := 1; ; n++ {
-		req, err := ReadRequest(rd, s.limits)
-		if req == nil {
+		// Input that ends before a request needs no request's memory.
+		if _, err := rd.Peek(1); err != nil {
+			return
+		}
+		ev := new(requestEvent)
+		var x exchange // on the stack, the request in it too
+		req := &x.req
+		ok, err := readRequest(rd, s.limits, req, ev.hdr[:0])
+		if !ok {
 			return
 		}
 		var ans answer
@@ -316,13 +323,13 @@ func (s *Server) ServeTCP(ctx context.Context, sess *service.Session) {
 			// The client stopped mid-request: nothing to answer.
 			ans = answer{action: "incomplete", close: true}
 		} else {
-			ans = s.answer(&exchange{req: req, now: s.now(), local: sess.Local,
-				remote: sess.Remote, last: n >= s.cfg.MaxRequests})
+			x.now, x.local, x.remote, x.last = s.now(), sess.Local, sess.Remote, n >= s.cfg.MaxRequests
+			ans = s.answer(&x)
 		}
 		if l := basicLogin(req); l != nil {
 			ans.logins = append([]*event.Login{l}, ans.logins...)
 		}
-		s.record(sess, req, &ans)
+		s.record(sess, req, &ans, ev)
 		if len(ans.out) > 0 {
 			if _, werr := sess.Write(ans.out); werr != nil {
 				return
@@ -379,9 +386,20 @@ func basicLogin(req *Request) *event.Login {
 // Bounds of what the command events carry.
 const maxCommandOutput = 8 << 10
 
+// requestEvent is the memory of one request's event, in one allocation,
+// not three: its envelope, its detail and room for the request's
+// headers, which the parser fills and the detail holds (the request
+// itself stays on ServeTCP's stack). Six headers are more than scanners
+// and most tools send, and what fits the 704-byte size class.
+type requestEvent struct {
+	slot event.Slot
+	d    event.Request
+	hdr  [6]event.Header
+}
+
 // record emits the request's events: its sample when it carries a
-// payload, the request, then what the fake shell ran and fetched.
-func (s *Server) record(sess *service.Session, req *Request, ans *answer) {
+// payload, the request (in ev), then what the fake shell ran and fetched.
+func (s *Server) record(sess *service.Session, req *Request, ans *answer, ev *requestEvent) {
 	sample := ""
 	if ans.keep || req.BodyLen > 0 || len(req.Line) > s.cfg.SampleLine || req.LongLine {
 		sha, err := sess.SaveSample(req.Raw, "http.request", "")
@@ -397,12 +415,13 @@ func (s *Server) record(sess *service.Session, req *Request, ans *answer) {
 	}
 	host, _ := req.Header("Host")
 	ua, _ := req.Header("User-Agent")
-	sess.Emit(&event.Request{
+	ev.d = event.Request{
 		Method: req.Method, URI: req.URI, Path: ans.path, Query: ans.query, Version: req.Version,
-		Headers: req.Headers, Host: host, UserAgent: ua,
+		Headers: slices.Clip(req.Headers), Host: host, UserAgent: ua,
 		BodyLen: req.BodyLen, Body: slices.Clone(body), Status: ans.status, Malformed: req.Malformed,
 		Truncated: req.Truncated, Sample: sample, Action: ans.action,
-	})
+	}
+	sess.EmitIn(&ev.slot, &ev.d)
 	for _, l := range ans.logins {
 		sess.Emit(l)
 	}

@@ -168,7 +168,7 @@ type conn struct {
 }
 
 func (p *iis) connFor(x *exchange) conn {
-	req := x.req
+	req := &x.req
 	if req.Version != "HTTP/1.0" {
 		if req.HasToken("Connection", "close") || x.last {
 			return conn{"close", true}
@@ -369,7 +369,7 @@ var davMethods = map[string]bool{
 }
 
 func (p *iis) answer(x *exchange) answer {
-	req := x.req
+	req := &x.req
 	if req.Malformed != "" {
 		return p.badRequest(x, answer{action: "malformed", keep: req.LongLine})
 	}
@@ -432,7 +432,7 @@ func (p *iis) simple(x *exchange) answer {
 }
 
 func (p *iis) get(x *exchange, c conn, rawPath string, a answer) answer {
-	req := x.req
+	req := &x.req
 	t := decodeIIS(rawPath, p.vdirs)
 	a.path = t.url
 	if t.climbs {
@@ -835,7 +835,7 @@ func (p *iis) cgiHeaders(x *exchange, out string) (answer, bool) {
 // (MS03-007), which answers nothing; reads answer, writes are refused as
 // on a site without write access.
 func (p *iis) dav(x *exchange, c conn, rawPath string, a answer) answer {
-	req := x.req
+	req := &x.req
 	if len(req.URI) > 65535 {
 		a.action, a.hold, a.keep = "webdav:overflow", true, true
 		return a

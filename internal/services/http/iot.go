@@ -93,7 +93,7 @@ func (g *goahead) redirect(x *exchange, path string, a answer) answer {
 }
 
 func (g *goahead) answer(x *exchange) answer {
-	req := x.req
+	req := &x.req
 	a := answer{close: true}
 	if req.Malformed != "" {
 		a.action, a.keep = "malformed", req.LongLine

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/smallpot/smallpot/internal/event"
 )
@@ -19,6 +20,9 @@ type Source interface {
 	// Peek returns buffered bytes without consuming them, reading once
 	// when none are buffered.
 	Peek(n int) ([]byte, error)
+	// Discard consumes n bytes; the parser discards only bytes Peek
+	// returned.
+	Discard(n int) (int, error)
 }
 
 // Limits bound the work and memory of one request.
@@ -44,7 +48,8 @@ type Request struct {
 	Chunked bool
 	// Raw is exactly what the client sent for this request, request
 	// line through body, bounded by Capture; Head is its part before
-	// the body.
+	// the body. Raw, Head and Body may share their bytes with each other
+	// and with the request's strings: they are read, never written.
 	Raw  []byte
 	Head []byte
 	// Truncated is set when Raw or Body was cut at Capture.
@@ -146,24 +151,35 @@ func (e lineError) Error() string { return string(e) }
 // error that stopped it, if any: the caller answers what it can and ends
 // the connection on an error or a malformed request.
 func ReadRequest(src Source, lim Limits) (*Request, error) {
-	r := &reader{src: src, cap: lim.Capture, head: true}
-	req := &Request{}
-	line, err := r.line(lim.MaxLine)
-	if err != nil && len(r.raw) == 0 && r.n == 0 {
+	var req Request
+	ok, err := readRequest(src, lim, &req, nil)
+	if !ok {
 		return nil, err
 	}
+	return &req, err
+}
+
+// readRequest is ReadRequest into req, which is zero; it returns false
+// where ReadRequest returns nil. The headers go in hdr's room (len 0)
+// when they fit, without an allocation of their own.
+func readRequest(src Source, lim Limits, req *Request, hdr []event.Header) (bool, error) {
+	r := &reader{src: src, cap: lim.Capture, inHead: true, hdr: hdr}
+	line, err := r.line(lim.MaxLine)
+	if err != nil && len(r.raw) == 0 && r.n == 0 {
+		return false, err
+	}
 	req.Line = r.text(line, 0)
-	finish := func(err error) (*Request, error) {
-		req.Raw = r.raw
+	finish := func(err error) (bool, error) {
+		req.Raw = r.bytes()
 		req.Truncated = req.Truncated || r.cut
 		if err != nil && !errors.Is(err, errLineTooLong) {
 			req.Incomplete = true
 			if req.Malformed == "" {
 				req.Malformed = BadIncomplete
 			}
-			return req, err
+			return true, err
 		}
-		return req, nil
+		return true, nil
 	}
 	switch {
 	case errors.Is(err, errLineTooLong):
@@ -176,14 +192,14 @@ func ReadRequest(src Source, lim Limits) (*Request, error) {
 	parseLine(req)
 	if req.Version == "" && req.Malformed == "" {
 		// A simple request has no headers.
-		req.Head = r.raw[:len(r.raw):len(r.raw)]
+		req.Head = r.head()
 		return finish(nil)
 	}
 	if err := readHeaders(r, req, lim); err != nil {
 		return finish(err)
 	}
-	r.head, r.win = false, ""
-	req.Head = r.raw[:len(r.raw):len(r.raw)]
+	r.inHead = false
+	req.Head = r.head()
 	if req.Malformed != "" {
 		return finish(nil)
 	}
@@ -318,7 +334,11 @@ func readHeaders(r *reader, req *Request, lim Limits) error {
 			continue
 		}
 		if req.Headers == nil {
-			req.Headers = make([]event.Header, 0, r.headLines(before))
+			if n := r.headLines(before); n <= cap(r.hdr) {
+				req.Headers = r.hdr[:0]
+			} else {
+				req.Headers = make([]event.Header, 0, n)
+			}
 		}
 		// Name and value are pieces of one string, most often the
 		// window of the head that the request line's string is a piece
@@ -372,6 +392,10 @@ func readBody(r *reader, req *Request, lim Limits) error {
 		req.Malformed = BadLength
 		return nil
 	}
+	if n == 0 {
+		return nil
+	}
+	r.own(min(n, peekSize)) // room for what may be buffered, not what is claimed
 	start := len(r.raw)
 	got, err := r.body(n, nil)
 	req.BodyLen = got
@@ -474,21 +498,53 @@ func readChunked(r *reader, req *Request, lim Limits) error {
 // consumes in raw up to cap.
 type reader struct {
 	src Source
+	hdr []event.Header // room for the headers, when they fit
 	raw []byte
 	cap int
 	cut bool  // bytes were consumed past cap
 	n   int64 // bytes consumed
 
-	// While head is set, the lines are the request line and headers,
+	// While inHead is set, the lines are the request line and headers,
 	// which become strings: a whole line read from the buffer outside
 	// win makes win a string of what is buffered from that line to the
 	// end of the head (or of the buffer), so that text can return the
 	// request's strings as pieces of one allocation. win starts at the
 	// byte consumed at winAt.
-	head     bool
+	inHead   bool
 	win      string
 	winAt    int64
 	winWhole bool // the head ends in win
+	// shared: raw is nil, and what it would hold, every byte consumed
+	// so far, is win[:n]. A request that is all head, buffered whole
+	// (a scanner's), is then kept in one allocation, not two: its bytes
+	// are copied out of win only when more is read (see own).
+	shared bool
+}
+
+// own gives raw its own copy of what it shares with win, with room for
+// more bytes when more are known to come (at least 512 in all).
+func (r *reader) own(more int64) {
+	if r.shared {
+		r.shared = false
+		r.raw = make([]byte, r.n, min(max(r.n+more, 512), int64(r.cap)))
+		copy(r.raw, r.win)
+	}
+}
+
+// bytes returns raw, or while it is shared, win's bytes that it would
+// hold: read-only, as they are the string's.
+func (r *reader) bytes() []byte {
+	if r.shared {
+		return unsafe.Slice(unsafe.StringData(r.win), r.n)[:r.n:r.n]
+	}
+	return r.raw
+}
+
+// head returns raw's bytes so far, the request's head once it is read,
+// capped: appending to them never writes into raw.
+func (r *reader) head() []byte {
+	b := r.bytes()
+	return b[:len(b):len(b)]
 }
 
 // headLines returns how many lines the head has from the byte consumed
@@ -530,6 +586,7 @@ func headEnd(buf []byte) (int, bool) {
 }
 
 func (r *reader) keep(b []byte) {
+	r.own(int64(len(b)))
 	r.n += int64(len(b))
 	room := r.cap - len(r.raw)
 	if room <= 0 {
@@ -608,7 +665,7 @@ func (r *reader) line(max int) ([]byte, error) {
 func (r *reader) bufferedLine(limit int) ([]byte, bool) {
 	buf, _ := r.src.Peek(peekSize)
 	nl := bytes.IndexByte(buf, '\n')
-	if nl < 0 || len(r.raw)+nl+1 > r.cap {
+	if nl < 0 || len(r.bytes())+nl+1 > r.cap {
 		return nil, false
 	}
 	content := nl
@@ -618,9 +675,23 @@ func (r *reader) bufferedLine(limit int) ([]byte, bool) {
 	if content > limit {
 		return nil, false
 	}
-	if r.head && (r.n < r.winAt || r.n+int64(content) > r.winAt+int64(len(r.win))) {
+	if r.inHead && (r.n < r.winAt || r.n+int64(content) > r.winAt+int64(len(r.win))) {
+		r.own(int64(nl + 1)) // before win changes
 		end, whole := headEnd(buf)
 		r.win, r.winAt, r.winWhole = string(buf[:end]), r.n, whole
+		r.shared = r.n == 0
+	}
+	if r.shared {
+		if r.inHead && r.n+int64(nl+1) <= int64(len(r.win)) {
+			// The line is win's next bytes: consumed, not copied.
+			if _, err := r.src.Discard(nl + 1); err != nil {
+				// Peeked bytes are there to discard; this does not happen.
+				return nil, false
+			}
+			r.n += int64(nl + 1)
+			return buf[:content:content], true
+		}
+		r.own(int64(nl + 1))
 	}
 	if r.raw == nil {
 		// The first line: what is buffered is likely the whole head,
