@@ -54,6 +54,7 @@ type sharedChunks struct {
 	m     map[uint64]sharedChunk
 	bytes int
 	added []uint64 // hashes added by the batch being written
+	last  uint64   // the hash of the chunk last shared or remembered
 }
 
 // sharedChunk is where a chunk's bytes are: off in the file, or, for one
@@ -86,8 +87,8 @@ func (s *sharedChunks) appendTranscript(tr, blob []byte, patches *[]int) []byte 
 			blob = blob[9+n:]
 			continue
 		}
-		h := maphash.Bytes(s.seed, data)
-		if c, ok := s.m[h]; ok && bytes.Equal(c.data, data) {
+		h, c, ok := s.find(data)
+		if ok {
 			tr = append(tr, refChunk)
 			tr = append(tr, blob[:9]...)
 			if c.inBatch {
@@ -120,6 +121,21 @@ func framed(b []byte) bool {
 	return true
 }
 
+// find looks for data among the chunks: first the last one (a flood
+// repeats one answer: comparing costs less than hashing), then by its
+// hash, which it returns.
+func (s *sharedChunks) find(data []byte) (uint64, sharedChunk, bool) {
+	if c, ok := s.m[s.last]; ok && bytes.Equal(c.data, data) {
+		return s.last, c, true
+	}
+	h := maphash.Bytes(s.seed, data)
+	c, ok := s.m[h]
+	if ok = ok && bytes.Equal(c.data, data); ok {
+		s.last = h
+	}
+	return h, c, ok
+}
+
 func (s *sharedChunks) remember(h uint64, data []byte, rel int64) {
 	if len(s.m) >= maxSharedChunks || s.bytes+len(data) > maxSharedBytes {
 		clear(s.m)
@@ -127,6 +143,7 @@ func (s *sharedChunks) remember(h uint64, data []byte, rel int64) {
 		s.added = s.added[:0]
 	}
 	s.m[h] = sharedChunk{data: bytes.Clone(data), off: rel, inBatch: true}
+	s.last = h
 	s.bytes += len(data)
 	s.added = append(s.added, h)
 }
