@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -72,6 +73,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	log := newLogger(cfg.Log, stderr)
+	tuneRuntime(cfg.Runtime, os.Getenv, log)
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
@@ -181,6 +183,23 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	err = eng.Serve(ctx)
 	log.Info("shutting down: flushing events to disk")
 	return err
+}
+
+// tuneRuntime sets Go's garbage collector as the runtime section says,
+// unless the environment (GOGC, GOMEMLIMIT) already did.
+func tuneRuntime(r config.Runtime, getenv func(string) string, log *slog.Logger) {
+	if getenv("GOGC") == "" {
+		debug.SetGCPercent(r.GCPercent)
+	} else {
+		log.Debug("GOGC set: runtime.gc_percent not used", "GOGC", getenv("GOGC"))
+	}
+	if getenv("GOMEMLIMIT") == "" {
+		if r.MemoryLimit > 0 {
+			debug.SetMemoryLimit(int64(r.MemoryLimit))
+		}
+	} else {
+		log.Debug("GOMEMLIMIT set: runtime.memory_limit not used", "GOMEMLIMIT", getenv("GOMEMLIMIT"))
+	}
 }
 
 func newLogger(c config.Log, w io.Writer) *slog.Logger {

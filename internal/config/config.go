@@ -47,6 +47,7 @@ type Config struct {
 	Limits   Limits   `yaml:"limits"`
 	Pipeline Pipeline `yaml:"pipeline"`
 	Samples  Samples  `yaml:"samples"`
+	Runtime  Runtime  `yaml:"runtime"`
 	// Services has one section per service, decoded by that service.
 	Services map[string]yaml.Node `yaml:"services"`
 	// Analyzer sections, each decoded strictly by the package that owns
@@ -107,6 +108,17 @@ type Samples struct {
 	MaxSize ByteSize `yaml:"max_size"`
 }
 
+// Runtime tunes Go's garbage collector. A sensor's heap is small and
+// short-lived (each connection's events live until their batch is
+// stored), so at Go's default (GOGC=100) a busy sensor collects very
+// often; a larger gc_percent spends less CPU on it for more memory,
+// which memory_limit bounds: near it the collector runs as often as it
+// must. The environment variables GOGC and GOMEMLIMIT, when set, win.
+type Runtime struct {
+	GCPercent   int      `yaml:"gc_percent"`
+	MemoryLimit ByteSize `yaml:"memory_limit"` // 0: none
+}
+
 // Builtin returns the configuration with every default filled in: what an
 // empty file means.
 func Builtin() *Config {
@@ -133,8 +145,9 @@ func Builtin() *Config {
 			UDPReplyBurst:        10,
 			MaxDatagram:          64 << 10,
 		},
-		Pipeline: Pipeline{Queue: 65536, Batch: 512, FlushInterval: 200 * time.Millisecond},
+		Pipeline: Pipeline{Queue: 65536, Batch: 2048, FlushInterval: 200 * time.Millisecond},
 		Samples:  Samples{MaxSize: 32 << 20},
+		Runtime:  Runtime{GCPercent: 400, MemoryLimit: 512 << 20},
 	}
 }
 
@@ -207,6 +220,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Samples.MaxSize <= 0 {
 		errs = append(errs, errors.New("samples: max_size must be positive"))
+	}
+	if r := c.Runtime; r.GCPercent < 25 || r.GCPercent > 10000 || r.MemoryLimit != 0 && r.MemoryLimit < 32<<20 {
+		errs = append(errs, errors.New("runtime: gc_percent must be between 25 and 10000, memory_limit 0 (none) or at least 32MiB"))
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

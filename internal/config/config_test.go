@@ -74,6 +74,9 @@ func TestParse(t *testing.T) {
 			return c.Limits.MaxBytesIn == 1<<20 && c.Limits.Transcript == 1000
 		}},
 		{"profile", "profile: linux-iot\n", func(c *config.Config) bool { return c.Profile == "linux-iot" }},
+		{"runtime", "runtime:\n  gc_percent: 100\n  memory_limit: 0\n", func(c *config.Config) bool {
+			return c.Runtime == config.Runtime{GCPercent: 100}
+		}},
 		{"sensor and offset", "sensor: eu-1\nport_offset: 10000\n", func(c *config.Config) bool {
 			return c.Sensor == "eu-1" && c.PortOffset == 10000
 		}},
@@ -115,6 +118,8 @@ func TestParseErrors(t *testing.T) {
 		{"datagram too large", "limits:\n  max_datagram: 65537\n", []string{"max_datagram"}},
 		{"datagram too small", "limits:\n  max_datagram: 511\n", []string{"max_datagram"}},
 		{"pipeline queue", "pipeline:\n  queue: 2\n", []string{"pipeline"}},
+		{"gc percent", "runtime:\n  gc_percent: 5\n", []string{"runtime", "gc_percent"}},
+		{"memory limit", "runtime:\n  memory_limit: 1MiB\n", []string{"runtime", "memory_limit"}},
 		{"log level", "log:\n  level: loud\n", []string{`log.level "loud"`}},
 		{"log format", "log:\n  format: xml\n", []string{`log.format "xml"`}},
 		{"port offset", "port_offset: 70000\n", []string{"port_offset 70000"}},

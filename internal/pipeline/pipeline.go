@@ -52,9 +52,13 @@ type Options struct {
 	Queue         int           // events waiting for the dispatcher
 	Batch         int           // events per batch
 	FlushInterval time.Duration // oldest event waits at most this long
-	SinkQueue     int           // batches waiting per sink
+	SinkQueue     int           // batches waiting per sink (default: about 32768 events' worth)
 	Logger        *slog.Logger
 }
+
+// sinkQueueEvents is about how many events the default SinkQueue lets
+// wait for each sink.
+const sinkQueueEvents = 32768
 
 // Pipeline is the bounded, never-blocking event bus.
 type Pipeline struct {
@@ -114,13 +118,14 @@ func New(opts Options, stages []Stage, sinks ...Sink) *Pipeline {
 		opts.Queue = 65536
 	}
 	if opts.Batch <= 0 {
-		opts.Batch = 512
+		opts.Batch = 2048
 	}
 	if opts.FlushInterval <= 0 {
 		opts.FlushInterval = 200 * time.Millisecond
 	}
 	if opts.SinkQueue <= 0 {
-		opts.SinkQueue = 64
+		// About sinkQueueEvents events wait per sink, whatever the batch.
+		opts.SinkQueue = max(4, sinkQueueEvents/opts.Batch)
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
