@@ -86,6 +86,7 @@ import (
 
 	"github.com/smallpot/smallpot/internal/pipeline"
 	"github.com/smallpot/smallpot/internal/store"
+	"github.com/smallpot/smallpot/internal/store/prealloc"
 )
 
 // The query types are those of package store, shared by every backend;
@@ -136,8 +137,9 @@ type DB struct {
 	growLogs                  *sql.Stmt
 	upsertSample, insSighting *sql.Stmt
 	wb                        writeBuf
-	shared                    sharedChunks // transcripts' chunks stored lately
-	evFile, trFile            *os.File     // the writer's logs
+	shared                    sharedChunks   // transcripts' chunks stored lately
+	evFile, trFile            *os.File       // the writer's logs
+	evPre, trPre              *prealloc.File // their space reserved ahead
 	// failBeforeCommit, set by tests, fails a batch just before its
 	// commit.
 	failBeforeCommit func() error
@@ -227,7 +229,8 @@ func Open(path string, log *slog.Logger) (*DB, error) {
 	db.SetConnMaxLifetime(0)
 	db.SetConnMaxIdleTime(0)
 
-	d := &DB{db: db, log: log, path: path, evFile: files[0], trFile: files[1]}
+	d := &DB{db: db, log: log, path: path, evFile: files[0], trFile: files[1],
+		evPre: prealloc.New(files[0]), trPre: prealloc.New(files[1])}
 	// A migration that moves a large database's events takes a while.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
 	defer cancel()
@@ -398,6 +401,11 @@ func (d *DB) Close() error {
 			}
 		}
 		errs = append(errs, d.db.Close())
+		for _, p := range []*prealloc.File{d.evPre, d.trPre} {
+			if p != nil {
+				errs = append(errs, p.Release())
+			}
+		}
 		for _, f := range []*os.File{d.evFile, d.trFile} {
 			if f != nil {
 				errs = append(errs, f.Close())
