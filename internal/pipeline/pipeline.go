@@ -29,6 +29,50 @@ import (
 type Record struct {
 	Event *event.Event
 	JSON  []byte
+	// lines holds the batch's JSON lines end to end, shared by its
+	// records; this one's line (JSON and '\n') is lines[start:end].
+	// Records made elsewhere have none.
+	lines      []byte
+	start, end int
+}
+
+// SharedLines returns the records' JSON as lines (each JSON and '\n')
+// without copying them, when they lie end to end in one buffer, as the
+// pipeline delivers a batch: the bytes are shared by every sink and must
+// not be modified. ok is false for records made otherwise (or a batch
+// with an empty JSON): AppendLines copies them.
+func SharedLines(batch []Record) (lines []byte, ok bool) {
+	if len(batch) == 0 || !sameLines(batch) {
+		return nil, false
+	}
+	first, last := &batch[0], &batch[len(batch)-1]
+	return first.lines[first.start:last.end:last.end], true
+}
+
+// AppendLines appends the records' JSON as lines to dst.
+func AppendLines(dst []byte, batch []Record) []byte {
+	for i := range batch {
+		dst = append(dst, batch[i].JSON...)
+		dst = append(dst, '\n')
+	}
+	return dst
+}
+
+// sameLines reports whether the records' lines follow each other in one
+// buffer, in order, each its JSON and '\n'.
+func sameLines(batch []Record) bool {
+	for i := range batch {
+		b := &batch[i]
+		if len(b.JSON) == 0 || b.end-b.start != len(b.JSON)+1 || b.end > len(b.lines) {
+			return false
+		}
+		if i > 0 {
+			if a := &batch[i-1]; b.start != a.end || &b.lines[0] != &a.lines[0] {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // Sink receives batches of records. Write is called from one goroutine
@@ -364,6 +408,8 @@ func (p *Pipeline) deliver(batch []*event.Event) {
 	// Every event's JSON goes into one buffer, sized from the batches
 	// before: one allocation per batch, not one per event. A record's
 	// slice is capped, so no sink can append into the next record.
+	// Each JSON is followed by '\n': the sinks that write lines write
+	// them from here (Lines), not from a copy.
 	buf := make([]byte, 0, len(batch)*(p.jsonSize+p.jsonSize/8))
 	for _, e := range batch {
 		start := len(buf)
@@ -371,10 +417,15 @@ func (p *Pipeline) deliver(batch []*event.Event) {
 		if err != nil {
 			p.log.Error("event not encodable: dropped", "kind", e.Kind, "err", err)
 			p.dropped.Add(1)
+			buf = buf[:start]
 			continue
 		}
-		buf = b
-		recs = append(recs, Record{Event: e, JSON: buf[start:len(buf):len(buf)]})
+		buf = append(b, '\n')
+		end := len(buf)
+		recs = append(recs, Record{Event: e, JSON: buf[start : end-1 : end-1], start: start, end: end})
+	}
+	for i := range recs {
+		recs[i].lines = buf
 	}
 	if len(recs) > 0 {
 		p.jsonSize = max(len(buf)/len(recs), 64)

@@ -452,3 +452,52 @@ func BenchmarkPipelineEmit(b *testing.B) {
 	st := p.Stats()
 	b.ReportMetric(float64(st.Dropped)/float64(st.Emitted+st.Dropped), "dropped/op")
 }
+
+// A batch as the pipeline delivers it gives its JSON lines without a
+// copy, any run of its records too; records made otherwise, reordered or
+// with another JSON are copied; both ways the lines are the records'.
+func TestSharedLines(t *testing.T) {
+	sink := &keepingSink{}
+	p := pipeline.New(pipeline.Options{Queue: 4096, Batch: 64, FlushInterval: time.Hour, Logger: quiet}, nil, sink)
+	for i := range 64 {
+		p.Emit(ev(i))
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if len(sink.batches) != 1 || len(sink.batches[0]) != 64 {
+		t.Fatalf("got %d batches; want one of 64", len(sink.batches))
+	}
+	batch := sink.batches[0]
+	want := func(b []pipeline.Record) []byte {
+		var w []byte
+		for _, r := range b {
+			w = append(append(w, r.JSON...), '\n')
+		}
+		return w
+	}
+	for _, run := range [][]pipeline.Record{batch, batch[10:20], batch[63:]} {
+		lines, ok := pipeline.SharedLines(run)
+		if !ok || string(lines) != string(want(run)) {
+			t.Fatalf("SharedLines of %d delivered records: %v, %q", len(run), ok, lines)
+		}
+		if &lines[0] != &run[0].JSON[0] {
+			t.Error("SharedLines copied the lines")
+		}
+		if cap(lines) != len(lines) {
+			t.Error("SharedLines' lines may be appended to, over the buffer's next line")
+		}
+	}
+	mixed := []pipeline.Record{batch[1], batch[0]}
+	changed := slices.Clone(batch[:3])
+	changed[1].JSON = []byte(`{"other":1}`)
+	made := []pipeline.Record{{Event: ev(1), JSON: []byte(`{"a":1}`)}}
+	for _, b := range [][]pipeline.Record{mixed, changed, made, nil} {
+		if _, ok := pipeline.SharedLines(b); ok {
+			t.Errorf("SharedLines shared %d records not end to end", len(b))
+		}
+		if got := pipeline.AppendLines(nil, b); string(got) != string(want(b)) {
+			t.Errorf("AppendLines = %q, want %q", got, want(b))
+		}
+	}
+}

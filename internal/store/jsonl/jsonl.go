@@ -67,13 +67,18 @@ func (s *Sink) Write(ctx context.Context, batch []pipeline.Record) error {
 	if s.closed {
 		return fmt.Errorf("jsonl: write: %w", os.ErrClosed)
 	}
-	buf := s.buf[:0]
-	for _, r := range batch {
-		if len(r.JSON) == 0 {
-			continue
+	// A batch as the pipeline delivers it holds its lines end to end:
+	// they are written from there, not from a copy.
+	buf, shared := pipeline.SharedLines(batch)
+	if !shared {
+		buf = s.buf[:0]
+		for _, r := range batch {
+			if len(r.JSON) == 0 {
+				continue
+			}
+			buf = append(buf, r.JSON...)
+			buf = append(buf, '\n')
 		}
-		buf = append(buf, r.JSON...)
-		buf = append(buf, '\n')
 	}
 	if len(buf) == 0 {
 		return nil
@@ -85,9 +90,11 @@ func (s *Sink) Write(ctx context.Context, batch []pipeline.Record) error {
 	s.pre.Reserve(s.size + int64(len(buf)))
 	n, err := s.f.Write(buf)
 	s.size += int64(n)
-	if cap(buf) <= maxKeep {
+	switch {
+	case shared: // not the sink's to keep
+	case cap(buf) <= maxKeep:
 		s.buf = buf[:0]
-	} else {
+	default:
 		s.buf = nil
 	}
 	if err != nil {

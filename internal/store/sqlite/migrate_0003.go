@@ -118,6 +118,7 @@ func moveEventsToLog(ctx context.Context, tx *sql.Tx, env migrateEnv) error {
 		off := end + int64(len(w.ev))
 		w.ev = append(w.ev, js...)
 		w.ev = append(w.ev, '\n')
+		w.evPos = int64(len(w.ev))
 		w.bb.add(t, event.Kind(kind), svc, sess, len(js), 0)
 		if kind == string(event.KindClose) && sess != "" {
 			closes = append(closes, closeRow{session: sess, service: svc, time: t, off: off, n: int64(len(js)), json: js})

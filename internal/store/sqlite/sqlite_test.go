@@ -462,6 +462,18 @@ func TestThroughPipeline(t *testing.T) {
 	if err != nil || len(evs) != n/10 {
 		t.Errorf("Events(session s3) = %d, %v; want %d", len(evs), err, n/10)
 	}
+	// The batches' lines, written from the pipeline's buffer, are all
+	// there, in order, each readable.
+	all, err := r.Events(context.Background(), store.EventFilter{})
+	if err != nil || len(all) != n {
+		t.Fatalf("Events() = %d, %v; want %d", len(all), err, n)
+	}
+	for i, js := range all {
+		var e event.Event
+		if err := e.UnmarshalJSON(js); err != nil || e.Detail.(*event.Command).Line != fmt.Sprint(i) {
+			t.Fatalf("event %d reads %s (%v)", i, js, err)
+		}
+	}
 }
 
 func ids(evs []*event.Event) []string {

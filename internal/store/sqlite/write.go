@@ -177,7 +177,10 @@ type lateEvent struct {
 // writeBuf is what Write builds before its transaction, kept between
 // batches.
 type writeBuf struct {
-	ev     []byte // the events' lines
+	ev     []byte // the events' lines: evOwn, or the batch's own (shared)
+	evOwn  []byte // the buffer the lines are copied to when not shared
+	shared bool   // ev is the batch's, not to be kept
+	evPos  int64  // the lines' bytes so far
 	tr     []byte // the transcripts
 	trRefs []int  // where tr refers to its own bytes (sharedChunks)
 	trNext int64  // where the next block's transcripts start in tr
@@ -201,7 +204,12 @@ func (w *writeBuf) reset() {
 		}
 		return b[:0]
 	}
-	w.ev, w.tr, w.dirs, w.ipBuf = keep(w.ev), keep(w.tr), keep(w.dirs), keep(w.ipBuf)
+	if !w.shared {
+		w.evOwn = w.ev
+	}
+	w.ev, w.shared, w.evPos = keep(w.evOwn), false, 0
+	w.evOwn = w.ev
+	w.tr, w.dirs, w.ipBuf = keep(w.tr), keep(w.dirs), keep(w.ipBuf)
 	clear(w.sess)
 	clear(w.late)
 	clear(w.args)
@@ -216,7 +224,7 @@ func (w *writeBuf) endBlock() {
 	if len(bb.ents) == 0 {
 		return
 	}
-	off := int64(len(w.ev)) - bb.length
+	off := w.evPos - bb.length
 	start := len(w.dirs)
 	w.dirs = bb.encode(w.dirs, bb.first)
 	w.blocks = append(w.blocks, blockRow{first: bb.first, last: bb.last, count: len(bb.ents), kinds: bb.kinds,
@@ -246,6 +254,11 @@ func (d *DB) Write(ctx context.Context, batch []pipeline.Record) error {
 	w.reset()
 	defer w.reset() // drops the batch's strings
 	var samples []*event.Event
+	// A batch as the pipeline delivers it holds its lines end to end:
+	// they are written from there, not from a copy.
+	if lines, ok := pipeline.SharedLines(batch); ok && allEvents(batch) {
+		w.ev, w.shared = lines, true
+	}
 	for _, r := range batch {
 		e := r.Event
 		if e == nil {
@@ -256,9 +269,12 @@ func (d *DB) Write(ctx context.Context, batch []pipeline.Record) error {
 		if w.bb.full(n) {
 			w.endBlock()
 		}
-		evOff := int64(len(w.ev))
-		w.ev = append(w.ev, r.JSON...)
-		w.ev = append(w.ev, '\n')
+		evOff := w.evPos
+		if !w.shared {
+			w.ev = append(w.ev, r.JSON...)
+			w.ev = append(w.ev, '\n')
+		}
+		w.evPos += int64(n) + 1
 		trLen := 0
 		switch det := e.Detail.(type) {
 		case *event.Close:
@@ -309,6 +325,17 @@ func (d *DB) sharedDone(ok bool, trEnd int64) {
 	} else {
 		d.shared.failed()
 	}
+}
+
+// allEvents reports whether every record has its event: the others are
+// not stored.
+func allEvents(batch []pipeline.Record) bool {
+	for i := range batch {
+		if batch[i].Event == nil {
+			return false
+		}
+	}
+	return true
 }
 
 // rowless reports whether a session closed at t (Unix ns) is kept without
