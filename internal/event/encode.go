@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 )
@@ -44,11 +45,11 @@ func (e *Event) AppendJSON(b []byte) ([]byte, error) {
 	b = append(b, `,"src_ip":`...)
 	b = appendAddr(b, e.Src)
 	b = append(b, `,"src_port":`...)
-	b = strconv.AppendUint(b, uint64(e.Src.Port()), 10)
+	b = appendUint(b, uint64(e.Src.Port()))
 	b = append(b, `,"dst_ip":`...)
 	b = appendAddr(b, e.Dst)
 	b = append(b, `,"dst_port":`...)
-	b = strconv.AppendUint(b, uint64(e.Dst.Port()), 10)
+	b = appendUint(b, uint64(e.Dst.Port()))
 	b = append(b, `,"kind":`...)
 	b = appendString(b, string(e.Kind))
 	b = append(b, `,"detail":`...)
@@ -59,32 +60,122 @@ func (e *Event) AppendJSON(b []byte) ([]byte, error) {
 }
 
 // appendTime appends t in UTC as time.Time.AppendText does (RFC 3339
-// with nanoseconds, trailing zeros cut), with digits written in pairs.
+// with nanoseconds, trailing zeros cut). The date and clock are those of
+// the Unix seconds, made once a second (see lastStamp) by arithmetic (see
+// civil), not by time.Time.Date and Clock, which each work out the
+// absolute time again; digits go in pairs.
 func appendTime(b []byte, t time.Time) ([]byte, error) {
-	t = t.UTC()
-	year, month, day := t.Date()
-	if year < 0 || year > 9999 {
-		return t.AppendText(b) // its error
+	sec := t.Unix()
+	if sec < minSec || sec >= maxSec {
+		// Its error. It returns nil with one: b is kept, for AppendJSON
+		// to cut back.
+		text, err := t.UTC().AppendText(b)
+		if err != nil {
+			return b, err
+		}
+		return text, nil
 	}
-	hour, min, sec := t.Clock()
-	b = append(b, pairs[year/100*2], pairs[year/100*2+1], pairs[year%100*2], pairs[year%100*2+1], '-',
-		pairs[month*2], pairs[month*2+1], '-', pairs[day*2], pairs[day*2+1], 'T',
-		pairs[hour*2], pairs[hour*2+1], ':', pairs[min*2], pairs[min*2+1], ':', pairs[sec*2], pairs[sec*2+1])
-	if ns := t.Nanosecond(); ns != 0 {
-		var f [10]byte
-		f[0] = '.'
-		n := 10
-		for n > 1 && ns%10 == 0 { // trailing zeros are cut
-			ns /= 10
-			n--
+	b = appendSecond(b, sec)
+	if ns := uint32(t.Nanosecond()); ns != 0 {
+		lo := ns % 1e8
+		p1, p2, p3, p4 := lo/1e6*2, lo/1e4%100*2, lo/100%100*2, lo%100*2
+		b = append(b, '.', byte('0'+ns/1e8), pairs[p1], pairs[p1+1], pairs[p2], pairs[p2+1],
+			pairs[p3], pairs[p3+1], pairs[p4], pairs[p4+1])
+		for b[len(b)-1] == '0' { // trailing zeros are cut; ns has a non-zero digit
+			b = b[:len(b)-1]
 		}
-		for i := n - 1; i > 0; i-- {
-			f[i] = byte('0' + ns%10)
-			ns /= 10
-		}
-		b = append(b, f[:n]...)
 	}
 	return append(b, 'Z'), nil
+}
+
+// stamp is the text of one Unix second; never changed once made.
+type stamp struct {
+	sec  int64
+	text [19]byte
+}
+
+// lastStamp is the text of the latest second written: events are written
+// in time order, many in a second, from several goroutines, so most find
+// their second's text made. A new stamp replaces it only for a later
+// second: one allocation a second at most, and events of earlier times (a
+// clock stepped back, a replay) cost civil's arithmetic, never a stamp
+// each.
+var lastStamp atomic.Pointer[stamp]
+
+// appendSecond appends civil(sec), from lastStamp when it holds sec.
+func appendSecond(b []byte, sec int64) []byte {
+	last := lastStamp.Load()
+	if last != nil && last.sec == sec {
+		return append(b, last.text[:]...)
+	}
+	text := civil(sec)
+	if last == nil || last.sec < sec {
+		// Lost to another goroutine's stamp: that one stays.
+		lastStamp.CompareAndSwap(last, &stamp{sec: sec, text: text})
+	}
+	return append(b, text[:]...)
+}
+
+// The Unix seconds of 0000-01-01T00:00:00Z and 10000-01-01T00:00:00Z:
+// RFC 3339 has four-digit years, time.Time.AppendText fails outside.
+const (
+	minSec = -62167219200
+	maxSec = 253402300800
+)
+
+// civil returns "YYYY-MM-DDTHH:MM:SS" of Unix seconds sec, in [minSec,
+// maxSec). The date is Howard Hinnant's days_from_civil inverse: years
+// that begin on 1 March (the leap day last), in 400-year eras of 146097
+// days; counted from -0400-03-01 here, so every quantity is unsigned and
+// each division one by a constant, which compiles to a multiplication.
+func civil(sec int64) (s [19]byte) {
+	u := uint64(sec - minSec) // seconds since 0000-01-01
+	days, secs := u/86400, u%86400
+	// 0000-01-01 is 146097-60 days after -0400-03-01 (year 0 is leap).
+	z := days + 146097 - 60
+	era, doe := z/146097, z%146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	day := doy - (153*mp+2)/5 + 1
+	year, month := era*400+yoe-400, mp+3
+	if mp >= 10 {
+		year, month = year+1, mp-9
+	}
+	hour, min, sc := secs/3600, secs/60%60, secs%60
+	y1, y2, mo, d, h, mi, se := year/100*2, year%100*2, month*2, day*2, hour*2, min*2, sc*2
+	return [19]byte{pairs[y1], pairs[y1+1], pairs[y2], pairs[y2+1], '-', pairs[mo], pairs[mo+1], '-',
+		pairs[d], pairs[d+1], 'T', pairs[h], pairs[h+1], ':', pairs[mi], pairs[mi+1], ':', pairs[se], pairs[se+1]}
+}
+
+// appendUint appends v in decimal as strconv.AppendUint does; below
+// 100000 (ports, octets, most sizes and durations) with the pairs table,
+// without strconv's general loop.
+func appendUint(b []byte, v uint64) []byte {
+	switch {
+	case v < 10:
+		return append(b, byte('0'+v))
+	case v < 100:
+		return append(b, pairs[v*2], pairs[v*2+1])
+	case v < 1000:
+		lo := v % 100 * 2
+		return append(b, byte('0'+v/100), pairs[lo], pairs[lo+1])
+	case v < 10000:
+		hi, lo := v/100*2, v%100*2
+		return append(b, pairs[hi], pairs[hi+1], pairs[lo], pairs[lo+1])
+	case v < 100000:
+		hi, lo := v/100%100*2, v%100*2
+		return append(b, byte('0'+v/10000), pairs[hi], pairs[hi+1], pairs[lo], pairs[lo+1])
+	}
+	return strconv.AppendUint(b, v, 10)
+}
+
+// appendInt appends v in decimal as strconv.AppendInt does.
+func appendInt(b []byte, v int64) []byte {
+	if v >= 0 {
+		return appendUint(b, uint64(v))
+	}
+	return strconv.AppendInt(b, v, 10)
 }
 
 // pairs holds the two digits of 0 to 99.
@@ -124,17 +215,17 @@ func (c *Connect) appendJSON(b []byte) []byte {
 
 func (c *Close) appendJSON(b []byte) []byte {
 	b = append(b, `{"duration_ms":`...)
-	b = strconv.AppendInt(b, c.DurationMS, 10)
+	b = appendInt(b, c.DurationMS)
 	b = append(b, `,"bytes_in":`...)
-	b = strconv.AppendInt(b, c.BytesIn, 10)
+	b = appendInt(b, c.BytesIn)
 	b = append(b, `,"bytes_out":`...)
-	b = strconv.AppendInt(b, c.BytesOut, 10)
+	b = appendInt(b, c.BytesOut)
 	b = append(b, `,"reason":`...)
 	b = appendString(b, c.Reason)
 	b = append(b, `,"transcript_in":`...)
-	b = strconv.AppendInt(b, c.TranscriptIn, 10)
+	b = appendInt(b, c.TranscriptIn)
 	b = append(b, `,"transcript_out":`...)
-	b = strconv.AppendInt(b, c.TranscriptOut, 10)
+	b = appendInt(b, c.TranscriptOut)
 	return append(b, '}')
 }
 
@@ -150,7 +241,7 @@ func (r *Request) appendJSON(b []byte) []byte {
 	b = appendOptString(b, `"user_agent":`, r.UserAgent)
 	b = appendComma(b)
 	b = append(b, `"body_len":`...)
-	b = strconv.AppendInt(b, r.BodyLen, 10)
+	b = appendInt(b, r.BodyLen)
 	if len(r.Body) > 0 {
 		b = append(b, `,"body":"`...)
 		b = base64.StdEncoding.AppendEncode(b, r.Body)
@@ -158,7 +249,7 @@ func (r *Request) appendJSON(b []byte) []byte {
 	}
 	if r.Status != 0 {
 		b = append(b, `,"status":`...)
-		b = strconv.AppendInt(b, int64(r.Status), 10)
+		b = appendInt(b, int64(r.Status))
 	}
 	b = appendOptString(b, `"malformed":`, r.Malformed)
 	if r.Truncated {
@@ -215,12 +306,21 @@ func appendAddr(b []byte, a netip.AddrPort) []byte {
 		return append(b, `""`...)
 	}
 	b = append(b, '"')
-	start := len(b)
 	ip := a.Addr().Unmap()
-	b = ip.AppendTo(b)
 	if ip.Is4() {
-		return append(b, '"') // digits and dots
+		// Digits and dots, as netip writes them, with the pairs table.
+		o := ip.As4()
+		b = appendUint(b, uint64(o[0]))
+		b = append(b, '.')
+		b = appendUint(b, uint64(o[1]))
+		b = append(b, '.')
+		b = appendUint(b, uint64(o[2]))
+		b = append(b, '.')
+		b = appendUint(b, uint64(o[3]))
+		return append(b, '"')
 	}
+	start := len(b)
+	b = ip.AppendTo(b)
 	for _, c := range b[start:] {
 		if c >= utf8.RuneSelf || !htmlSafe[c] {
 			// A zone with characters JSON escapes: escape it all.
@@ -243,33 +343,86 @@ var htmlSafe = func() (t [utf8.RuneSelf]bool) {
 
 const hexDigits = "0123456789abcdef"
 
-// plain8 reports whether the 8 bytes of s are all written as they are
+// plainWord reports whether the 8 bytes of x are all written as they are
 // (htmlSafe, and ASCII): no control character, '"', '\\', '<', '>', '&',
 // nor a byte of a multi-byte rune.
-func plain8(s string) bool {
-	const ones, highs = 0x0101010101010101, 0x8080808080808080
+func plainWord(x uint64) bool {
+	return special(x)&highs == 0
+}
+
+// highs are the high bits of the bytes of a word.
+const highs = 0x8080808080808080
+
+// special returns a word whose highs are all clear if and only if the 8
+// bytes of x are plain (see plainWord). The words of a string can be
+// or-ed together and tested once.
+func special(x uint64) uint64 {
+	const ones = 0x0101010101010101
+	// x's own high bits are the non-ASCII bytes. Of an ASCII x, v - n…
+	// has a high bit set if and only if some byte of v is below n (n ≤
+	// 0x80; a byte's borrow only spreads above a byte that is): with n =
+	// 0x20, a control character of x; with n = 1, a zero byte of x xor
+	// '\\', of x with bit 2 set xor '&' (so '"' too), of x with bit 1 set
+	// xor '>' (so '<' too).
+	bs, amp, gt := x^'\\'*ones, x|4*ones^'&'*ones, x|2*ones^'>'*ones
+	return x | (x - 0x20*ones) | (bs - ones) | (amp - ones) | (gt - ones)
+}
+
+// load8 returns the first 8 bytes of s, the first in the low byte: one
+// load.
+func load8(s string) uint64 {
 	_ = s[7]
-	x := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
 		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
-	// (v - n…) &^ v has a high bit set if and only if some byte of v is
-	// below n (n ≤ 0x80): with n = 0x20, a control character of x; with
-	// n = 1, a zero byte of x xor '"', '\\', '&' or, bit 1 set, '>' (so
-	// '<' too). x's own high bits are the non-ASCII bytes.
-	q, bs, amp, lt := x^'"'*ones, x^'\\'*ones, x^'&'*ones, x|2*ones^'>'*ones
-	return (x|(x-0x20*ones)&^x|(q-ones)&^q|(bs-ones)&^bs|(amp-ones)&^amp|(lt-ones)&^lt)&highs == 0
+}
+
+// load4 returns the first 4 bytes of s, the first in the low byte.
+func load4(s string) uint64 {
+	_ = s[3]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24
 }
 
 // appendString appends s as a JSON string, escaped as encoding/json
 // escapes it: control characters, '"', '\\', '<', '>', '&', U+2028 and
 // U+2029; invalid UTF-8 becomes U+FFFD.
+//
+// Most strings (ids, names, addresses, user agents) are plain ASCII
+// throughout: one check of their words, or-ed together with no branch
+// each, then one copy. Words that overlap cover every length without a
+// loop over bytes: the last 8 bytes after the whole words, two 4-byte
+// halves below 8 bytes, first, middle and last byte below 4 (padded with
+// a plain 'a'). The check is not a function of its own: a call less for
+// every string.
 func appendString(b []byte, s string) []byte {
+	var acc uint64
+	switch n := len(s); {
+	case n >= 8:
+		acc = special(load8(s[n-8:]))
+		for i := 0; i+8 < n; i += 8 {
+			acc |= special(load8(s[i:]))
+		}
+	case n >= 4:
+		acc = special(load4(s) | load4(s[n-4:])<<32)
+	case n > 0:
+		const pad = 'a' * 0x0101010101 << 24
+		acc = special(uint64(s[0]) | uint64(s[n/2])<<8 | uint64(s[n-1])<<16 | pad)
+	}
+	if acc&highs != 0 {
+		return appendEscaped(b, s)
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+// appendEscaped is appendString for a string that needs a closer look.
+func appendEscaped(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
-	// Eight bytes at a time while none needs a closer look: most strings
-	// (ids, names, addresses, user agents) are plain ASCII throughout.
+	// Skip the plain words before the first byte that needs escaping.
 	i := 0
 	for ; i+8 <= len(s); i += 8 {
-		if !plain8(s[i : i+8]) {
+		if !plainWord(load8(s[i:])) {
 			break
 		}
 	}
