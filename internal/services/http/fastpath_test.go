@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"net/netip"
 	"path/filepath"
 	"reflect"
@@ -96,6 +97,9 @@ func TestDecodePlainIsDecodeSteps(t *testing.T) {
 		want := decodeSteps(raw, p.vdirs)
 		if got := decodeIIS(raw, p.vdirs); !reflect.DeepEqual(got, want) {
 			t.Fatalf("decodeIIS(%q) = %+v, want %+v", raw, got, want)
+		}
+		if got := p.decode(raw); !reflect.DeepEqual(got, want) {
+			t.Fatalf("decode(%q) = %+v, want %+v", raw, got, want)
 		}
 		if _, ok := decodePlain(raw, p.vdirs); ok {
 			plain++
@@ -440,6 +444,9 @@ func TestKeptAnswersConcurrently(t *testing.T) {
 	q := newServer(t, service.ProfileWindows2000, nil)
 	qi := q.persona.(*iis)
 	qi.pages, qi.errPages = nil, nil // nothing kept
+	for i := range qi.vdirs {
+		qi.vdirs[i].indexPage = nil
+	}
 	reqs := []string{"GET / HTTP/1.0\r\nHost: a\r\n\r\n", "HEAD / HTTP/1.1\r\nHost: a\r\n\r\n", "GET /iisstart.htm HTTP/1.0\r\n\r\n",
 		"GET /nosuch HTTP/1.1\r\nConnection: close\r\n\r\n", "GET / HTTP/1.0\r\nConnection: keep-alive\r\nHost: b\r\n\r\n",
 		"GET /win2000.gif HTTP/1.1\r\nHost: a\r\n\r\n", "GET /scripts/ HTTP/1.0\r\n\r\n", "POST /iisstart.htm HTTP/1.0\r\n\r\n"}
@@ -506,5 +513,347 @@ func TestStatIsFSStat(t *testing.T) {
 	}
 	if found < 300 {
 		t.Errorf("only %d paths found", found)
+	}
+}
+
+// readLinesOnly is readRequest without its fast path, readHead: every
+// head is read line by line.
+func readLinesOnly(src Source, lim Limits, req *Request, hdr []event.Header) (bool, error) {
+	r := &reader{src: src, cap: lim.Capture, inHead: true, hdr: hdr}
+	req.known.noted = true
+	buf, _ := src.Peek(peekSize)
+	return readLines(r, buf, req, lim)
+}
+
+type readFunc func(Source, Limits, *Request, []event.Header) (bool, error)
+
+// firstReader returns a session's Reader over in that has what arrived
+// first buffered, up to 4096 bytes, as the engine's has.
+func firstReader(in []byte) *service.Reader {
+	fs := &firstSource{}
+	fs.Reset(in)
+	r := service.NewReader(fs, 4096)
+	r.Fill()
+	return r
+}
+
+// readEach reads the requests of in with read, as ServeTCP does (room for
+// hdrRoom headers), and returns them, the errors and the bytes left.
+func readEach(in []byte, lim Limits, hdrRoom int, read readFunc) ([]Request, []string, []byte) {
+	src := firstReader(in)
+	var reqs []Request
+	var errs []string
+	for range 64 {
+		var req Request
+		ok, err := read(src, lim, &req, make([]event.Header, 0, hdrRoom))
+		errs = append(errs, fmt.Sprint(err))
+		if !ok {
+			break
+		}
+		if req.Headers != nil && len(req.Headers) == 0 {
+			req.Headers = nil // capacity is no difference
+		}
+		reqs = append(reqs, req)
+		if err != nil || req.Malformed != "" || req.Truncated {
+			break
+		}
+	}
+	rest, _ := io.ReadAll(src)
+	return reqs, errs, rest
+}
+
+// compareHeads checks that readRequest, which takes readHead's way where
+// it can, reads what line-by-line reading reads, and reports whether
+// readHead took the first request.
+func compareHeads(t *testing.T, in []byte, lim Limits) bool {
+	t.Helper()
+	for _, room := range []int{0, 6} {
+		got, gotErrs, gotRest := readEach(in, lim, room, readRequest)
+		want, wantErrs, wantRest := readEach(in, lim, room, readLinesOnly)
+		if !reflect.DeepEqual(got, want) || !slices.Equal(gotErrs, wantErrs) || !bytes.Equal(gotRest, wantRest) {
+			t.Fatalf("%q %+v room %d:\n got %+v %v rest %q\nwant %+v %v rest %q", in, lim, room,
+				got, gotErrs, gotRest, want, wantErrs, wantRest)
+		}
+	}
+	src := firstReader(in)
+	buf, _ := src.Peek(peekSize)
+	var req Request
+	return readHead(&reader{src: src, cap: lim.Capture, inHead: true}, buf, &req, lim)
+}
+
+// headInputs are the package's requests and heads at the edges of
+// readHead's way: folded, blank, Unicode and colon-less names, bare line
+// ends, many headers, no version, bodies.
+func headInputs(t testing.TB) [][]byte {
+	in := corpusInputs(t)
+	for _, s := range []string{
+		scannerRequest, scannerRequest + scannerRequest,
+		"GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\tagain  \r\nX: 1\r\n\r\n",
+		"GET / HTTP/1.1\r\nbad line\r\nHost: b\r\n\r\n",
+		"GET / HTTP/1.1\r\n : blank\r\n\r\n", "GET / HTTP/1.1\r\n\t\r: blank\r\n\r\n",
+		"GET / HTTP/1.1\r\n\u00a0: nbsp\r\n\r\n", "GET / HTTP/1.1\r\n\u00a0x: nbsp\r\n\r\n", "GET / HTTP/1.1\r\n\xc2: bad\r\n\r\n",
+		"GET / HTTP/1.1\r\nHo\u017ft: long s\r\nUser-Agent: a\r\n\r\n", "GET / HTTP/1.1\r\nTransfer-Encod\u0130ng: chunked\r\n\r\n0\r\n\r\n",
+		"GET / HTTP/1.1\r\n: empty name\r\n\r\n", "GET / HTTP/1.1\r\nHost :  a \t\r\nX:\r\nY: \r\n\r\n",
+		"GET / HTTP/1.0\nHost: bare-lf\n\n", "GET / HTTP/1.0\r\nHost: cr\r\r\n\r\n", "GET / HTTP/1.0\r\n\r\r\n\r\n",
+		"GET / HTTP/1.0\r\nHost: no end\r\n", "GET / HTTP/1.0\r\n", "GET /\r\n\r\n", "GET /\r\nGET / HTTP/1.0\r\n\r\n",
+		"\r\nGET / HTTP/1.0\r\n\r\n", "GET  / HTTP/1.0\r\n\r\n", "GET / \r\nHost: a\r\n\r\n", "0 0 \n\n", "G\x01T / HTTP/1.0\r\nHost: a\r\n\r\n", "GET / HTTP/9.99\r\n\r\n",
+		"GET / HTTP/1.0 x\r\nHost: a\r\n\r\n", "GE:T / HTTP/1.0\r\nHost: a\r\n\r\n", "GET / FTP/1.0\r\nHost: a\r\n\r\n",
+		"POST /x HTTP/1.1\r\nContent-Length: 5\r\n\r\nhelloGET / HTTP/1.0\r\n\r\n",
+		"POST /x HTTP/1.1\r\nContent-Length: 5\r\nContent-length: 6\r\n\r\nhello!",
+		"GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nT: x\r\n\r\n",
+		"GET / HTTP/1.0\r\nHost: " + strings.Repeat("h", 5000) + "\r\nX: y\r\n\r\n",
+		"GET /" + strings.Repeat("a", 300) + " HTTP/1.0\r\n" + strings.Repeat("X-Many: v\r\n", 20) + "\r\n",
+		"GET / HTTP/1.0\r\n" + strings.Repeat("X-More: v\r\n", maxHeadLines) + "Host: late\r\n\r\n",
+		"GET / HTTP/1.0\r\n" + strings.Repeat("X-Most: v\r\n", 300) + "Host: far\r\nConnection: close\r\n\r\n",
+	} {
+		in = append(in, []byte(s))
+	}
+	return in
+}
+
+func TestReadHeadIsReadLines(t *testing.T) {
+	taken := 0
+	for _, lim := range []Limits{
+		{MaxLine: 1 << 16, MaxHeaderBytes: 1 << 16, MaxHeaders: 1000, Capture: 1 << 20},
+		{MaxLine: 1024, MaxHeaderBytes: 2048, MaxHeaders: 10, Capture: 4096},
+		{MaxLine: 20, MaxHeaderBytes: 40, MaxHeaders: 2, Capture: 64},
+	} {
+		for _, in := range headInputs(t) {
+			if compareHeads(t, in, lim) {
+				taken++
+			}
+		}
+	}
+	if taken < 100 {
+		t.Errorf("readHead took only %d heads", taken)
+	}
+	// Each bound at every value up to past the input's length, the others
+	// wide; then bounds together.
+	wide := Limits{MaxLine: 1 << 16, MaxHeaderBytes: 1 << 16, MaxHeaders: 100, Capture: 1 << 20}
+	for _, s := range []string{scannerRequest, "GET / HTTP/1.1\r\nA: 1\r\nBb:  2 \r\n\r\n", "GET / HTTP/1.0\n\n",
+		"POST / HTTP/1.1\nContent-Length: 3\n\nabc"} {
+		in := []byte(s)
+		for v := 1; v <= len(in)+1; v++ {
+			line, room, many, capture := wide, wide, wide, wide
+			line.MaxLine, room.MaxHeaderBytes, many.MaxHeaders, capture.Capture = v, v, v, v
+			for _, lim := range []Limits{line, room, many, capture} {
+				compareHeads(t, in, lim)
+			}
+			for l := 10; l < 60; l += 7 {
+				compareHeads(t, in, Limits{MaxLine: l, MaxHeaderBytes: v, MaxHeaders: 1 + v%4, Capture: len(in) - 1 + v%3})
+			}
+		}
+	}
+}
+
+func FuzzReadHead(f *testing.F) {
+	for _, in := range headInputs(f) {
+		f.Add(in, uint16(512), uint16(1024), uint8(16), uint16(2048))
+	}
+	f.Fuzz(func(t *testing.T, in []byte, line, headerBytes uint16, headers uint8, capture uint16) {
+		compareHeads(t, in, Limits{MaxLine: 1 + int(line)%2048, MaxHeaderBytes: 1 + int(headerBytes)%4096,
+			MaxHeaders: 1 + int(headers)%64, Capture: 1 + int(capture)%8192})
+	})
+}
+
+// checkKnown checks that what the parser noted of the headers is what a
+// search of them finds.
+func checkKnown(t *testing.T, req *Request) {
+	t.Helper()
+	if !req.known.noted {
+		t.Fatal("nothing noted")
+	}
+	for _, c := range []struct {
+		name      string
+		got, want func() (string, bool)
+	}{
+		{"Host", req.host, func() (string, bool) { return req.Header("Host") }},
+		{"User-Agent", req.userAgent, func() (string, bool) { return req.Header("User-Agent") }},
+		{"Authorization", req.authorization, func() (string, bool) { return req.Header("Authorization") }},
+	} {
+		v, ok := c.got()
+		wv, wok := c.want()
+		if v != wv || ok != wok {
+			t.Fatalf("%+v: %s = %q %v, want %q %v", req.Headers, c.name, v, ok, wv, wok)
+		}
+	}
+	for _, tok := range []string{"close", "keep-alive"} {
+		if got, want := req.connectionHas(tok), req.HasToken("Connection", tok); got != want {
+			t.Fatalf("%+v: Connection has %s: %v, want %v", req.Headers, tok, got, want)
+		}
+	}
+	if !req.known.body {
+		for _, h := range req.Headers {
+			if n := trimName(h.Name); lowerIs(n, "content-length") || lowerIs(n, "transfer-encoding") {
+				t.Fatalf("%+v: body header %q not noted", req.Headers, h.Name)
+			}
+		}
+	}
+}
+
+// Headers the server reads are found where the parser noted them, as a
+// search finds them: names in any case, with blanks, Unicode's folds, the
+// first of several, past the 254 headers noted.
+func TestKnownHeaders(t *testing.T) {
+	names := []string{"Host", "HOST", "hOsT", "Host \t", "Ho\u017ft", "HO\u017fT", "Hos", "Hostt", "Hoxt",
+		"User-Agent", "USER-AGENT", "U\u017fer-Agent", "User_Agent", "Connection", "CONNECTION", "Connectio\u0578",
+		"Authorization", "AUTHORIZATION", "Content-Length", "content-length", "Transfer-Encoding", "transfer-encod\u0130ng",
+		"Tran\u017ffer-Encoding", "\u212aeep", "Accept", "X", "Content_Length", "Transfer-Encodinh"}
+	var reqs []string
+	for _, a := range names {
+		for _, b := range names {
+			reqs = append(reqs, "GET / HTTP/1.1\r\n"+a+": 1, close\r\n"+b+": keep-alive\r\nAuthorization: Basic eDp5\r\n\r\n")
+		}
+	}
+	reqs = append(reqs, "GET / HTTP/1.0\r\n"+strings.Repeat("X-Most: v\r\n", 300)+"Host: far\r\nConnection: Keep-Alive\r\n\r\n",
+		"GET / HTTP/1.0\r\nHost: near\r\n"+strings.Repeat("X-Most: v\r\n", 300)+"Host: far\r\nUser-Agent: far\r\n\r\n")
+	lim := Limits{MaxLine: 1 << 16, MaxHeaderBytes: 1 << 16, MaxHeaders: 1000, Capture: 1 << 20}
+	inputs := headInputs(t)
+	for _, r := range reqs {
+		inputs = append(inputs, []byte(r))
+	}
+	for _, in := range inputs {
+		for _, read := range []readFunc{readRequest, readLinesOnly} {
+			reqs, _, _ := readEach(in, lim, 6, read)
+			for i := range reqs {
+				checkKnown(t, &reqs[i])
+			}
+		}
+	}
+	// A Request the parser did not make is searched.
+	r := &Request{Headers: []event.Header{{Name: "host", Value: "h"}, {Name: "Connection", Value: "close"}}}
+	if h, _ := r.host(); h != "h" || !r.connectionHas("close") {
+		t.Errorf("host %q, connection close %v", h, r.connectionHas("close"))
+	}
+}
+
+// foldIs is strings.EqualFold.
+func TestFoldIs(t *testing.T) {
+	words := []string{"", "a", "A", "host", "Host", "HOST", "Ho\u017ft", "ho\u017ft", "Hos", "Hostt", "\u212a", "k", "K", "\u212ak",
+		"kk", "s", "S", "\u017f", "\u017f\u017f", "ss", "\xff", "\xc5", "\xc5\xbf", "[", "{", "@", "`", "\r", "-", "user-agent", "User-Agent",
+		"Uѕer-Agent", "\u0130", "i", "I", "\u0131"}
+	for _, s := range words {
+		for _, u := range words {
+			if got, want := foldIs(s, u), strings.EqualFold(s, u); got != want {
+				t.Errorf("foldIs(%q, %q) = %v, want %v", s, u, got, want)
+			}
+		}
+	}
+}
+
+func FuzzFoldIs(f *testing.F) {
+	f.Add("Host", "hOsT")
+	f.Add("Ho\u017ft", "HOST")
+	f.Add("\u212aeep-Alive", "keep-alive")
+	f.Fuzz(func(t *testing.T, s, u string) {
+		if got, want := foldIs(s, u), strings.EqualFold(s, u); got != want {
+			t.Fatalf("foldIs(%q, %q) = %v, want %v", s, u, got, want)
+		}
+	})
+}
+
+// refParseLine is parseLine as first written.
+func refParseLine(req *Request) {
+	l := req.Line
+	if l == "" {
+		req.Malformed = BadEmptyLine
+		return
+	}
+	for i := 0; i < len(l); i++ {
+		if c := l[i]; c < 0x20 || c == 0x7f {
+			req.Malformed = BadRequestLine
+			break
+		}
+	}
+	f := strings.Split(l, " ")
+	switch len(f) {
+	case 2:
+		req.Method, req.URI = f[0], f[1]
+	case 3:
+		req.Method, req.URI, req.Version = f[0], f[1], f[2]
+	default:
+		if req.Malformed == "" {
+			req.Malformed = BadRequestLine
+		}
+		req.Method = f[0]
+		if len(f) > 1 {
+			req.URI = f[1]
+		}
+		return
+	}
+	if req.Malformed != "" {
+		return
+	}
+	isToken := func(s string) bool {
+		for i := 0; i < len(s); i++ {
+			if c := s[i]; c <= ' ' || c >= 0x7f || strings.IndexByte("()<>@,;:\\\"/[]?={}", c) >= 0 {
+				return false
+			}
+		}
+		return true
+	}
+	if req.Method == "" || !isToken(req.Method) {
+		req.Malformed = BadMethod
+		return
+	}
+	if req.URI == "" {
+		req.Malformed = BadURI
+		return
+	}
+	if req.Version != "" && !validVersion(req.Version) {
+		req.Malformed = BadVersion
+	}
+}
+
+func checkParseLine(t *testing.T, line string) {
+	got, want := Request{Line: line}, Request{Line: line}
+	parseLine(&got)
+	refParseLine(&want)
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("parseLine(%q) = %+v, want %+v", line, got, want)
+	}
+}
+
+func TestParseLineAsWritten(t *testing.T) {
+	lines := []string{"", " ", "  ", "GET", "GET /", "GET / HTTP/1.0", "GET / HTTP/1.1", "GET / HTTP/1.0 ", "GET  / HTTP/1.0",
+		" GET / HTTP/1.0", "GET / HTTP/10.10", "GET / HTTP/100.1", "GET / HTTP/1.", "GET / http/1.0", "G\x7fT / HTTP/1.0",
+		"GET /\x00 HTTP/1.0", "GET / HTTP/1.0\x01", "GE(T / HTTP/1.0", "GE\xffT / HTTP/1.0", "GET  HTTP/1.0", "a b c d e", "M-SEARCH * HTTP/1.1"}
+	for c := 0; c < 256; c++ {
+		lines = append(lines, "G"+string(rune(c))+"T / HTTP/1.0", "GET / HTTP/1."+string(byte(c)))
+	}
+	for _, in := range corpusInputs(t) {
+		l, _, _ := strings.Cut(string(in), "\n")
+		lines = append(lines, strings.TrimSuffix(l, "\r"))
+	}
+	for _, l := range lines {
+		checkParseLine(t, l)
+	}
+}
+
+func FuzzParseLine(f *testing.F) {
+	f.Add("GET / HTTP/1.0")
+	f.Add("GE(T /x?y HTTP/1.1 z")
+	f.Fuzz(checkParseLine)
+}
+
+// splitName finds what bytes.IndexByte, blankName and isASCII find.
+func TestSplitName(t *testing.T) {
+	for _, s := range []string{"", ":", " :", "\t\r\v\f :", "a:", " a :", "Host: x", "Host", "\u00a0:", "\u00a0a:", "\xc2:", "\x85:",
+		"\u2000\u3000:", "a\u00a0:", "\u00a0\u00a0", "x: y: z", "\x00:", "\x7f:"} {
+		b := []byte(s)
+		wantColon := bytes.IndexByte(b, ':')
+		if wantColon >= 0 && blankName(b[:wantColon]) {
+			wantColon = -1
+		}
+		colon, ascii := splitName(b)
+		if colon != wantColon || (colon >= 0 && ascii != isASCII(s[:colon])) {
+			t.Errorf("splitName(%q) = %d, %v; want %d", s, colon, ascii, wantColon)
+		}
+		if got, want := blankName(b), len(bytes.TrimSpace(b)) == 0; got != want {
+			t.Errorf("blankName(%q) = %v, want %v", s, got, want)
+		}
+		if got, want := trimBlanks(s), strings.Trim(s, " \t"); got != want {
+			t.Errorf("trimBlanks(%q) = %q, want %q", s, got, want)
+		}
 	}
 }

@@ -318,18 +318,21 @@ func (s *Server) ServeTCP(ctx context.Context, sess *service.Session) {
 		if !ok {
 			return
 		}
+		// One reading of the clock per request: the answer's Date and the
+		// event's time.
+		now := s.now()
 		var ans answer
 		if req.Incomplete {
 			// The client stopped mid-request: nothing to answer.
 			ans = answer{action: "incomplete", close: true}
 		} else {
-			x.now, x.local, x.remote, x.last = s.now(), sess.Local, sess.Remote, n >= s.cfg.MaxRequests
+			x.now, x.local, x.remote, x.last = now, sess.Local, sess.Remote, n >= s.cfg.MaxRequests
 			ans = s.answer(&x)
 		}
 		if l := basicLogin(req); l != nil {
 			ans.logins = append([]*event.Login{l}, ans.logins...)
 		}
-		s.record(sess, req, &ans, ev)
+		s.record(sess, req, &ans, ev, now)
 		if len(ans.out) > 0 {
 			if _, werr := sess.Write(ans.out); werr != nil {
 				return
@@ -364,7 +367,7 @@ func (s *Server) ClientFirst() {}
 
 // basicLogin reads the credentials of an Authorization: Basic header.
 func basicLogin(req *Request) *event.Login {
-	v, ok := req.Header("Authorization")
+	v, ok := req.authorization()
 	if !ok {
 		return nil
 	}
@@ -398,8 +401,9 @@ type requestEvent struct {
 }
 
 // record emits the request's events: its sample when it carries a
-// payload, the request (in ev), then what the fake shell ran and fetched.
-func (s *Server) record(sess *service.Session, req *Request, ans *answer, ev *requestEvent) {
+// payload, the request (in ev, at now), then what the fake shell ran and
+// fetched.
+func (s *Server) record(sess *service.Session, req *Request, ans *answer, ev *requestEvent, now time.Time) {
 	sample := ""
 	if ans.keep || req.BodyLen > 0 || len(req.Line) > s.cfg.SampleLine || req.LongLine {
 		sha, err := sess.SaveSample(req.Raw, "http.request", "")
@@ -413,15 +417,17 @@ func (s *Server) record(sess *service.Session, req *Request, ans *answer, ev *re
 	if len(body) > int(s.cfg.EventBody) {
 		body = body[:s.cfg.EventBody]
 	}
-	host, _ := req.Header("Host")
-	ua, _ := req.Header("User-Agent")
-	ev.d = event.Request{
-		Method: req.Method, URI: req.URI, Path: ans.path, Query: ans.query, Version: req.Version,
-		Headers: slices.Clip(req.Headers), Host: host, UserAgent: ua,
-		BodyLen: req.BodyLen, Body: slices.Clone(body), Status: ans.status, Malformed: req.Malformed,
-		Truncated: req.Truncated, Sample: sample, Action: ans.action,
-	}
-	sess.EmitIn(&ev.slot, &ev.d)
+	// Field by field: ev is new, so zero, and a composite literal would
+	// be built aside and copied in whole, through the write barriers of
+	// every pointer in it.
+	d := &ev.d
+	d.Method, d.URI, d.Path, d.Query, d.Version = req.Method, req.URI, ans.path, ans.query, req.Version
+	d.Headers = slices.Clip(req.Headers)
+	d.Host, _ = req.host()
+	d.UserAgent, _ = req.userAgent()
+	d.BodyLen, d.Body, d.Status, d.Malformed = req.BodyLen, slices.Clone(body), ans.status, req.Malformed
+	d.Truncated, d.Sample, d.Action = req.Truncated, sample, ans.action
+	sess.EmitInAt(&ev.slot, now, d)
 	for _, l := range ans.logins {
 		sess.Emit(l)
 	}

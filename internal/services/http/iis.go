@@ -24,6 +24,7 @@ type iis struct {
 	tree     *shell.Tree
 	base     *shell.FS // the tree unchanged, to tell system files from dropped ones
 	vdirs    []vdir
+	root     target // "/" decoded
 	hosts    *hosts
 	release  time.Time
 	pages    map[*shell.Node]*staticPage // the base tree's files, pre-rendered
@@ -95,7 +96,10 @@ func newIIS(cfg *Config) (*iis, error) {
 			vdir{name: "d", phys: []string{"d:"}, exec: true, read: true})
 	}
 	for i := range vdirs {
-		vdirs[i].node = tree.Lookup(nil, vdirs[i].phys)
+		vd := &vdirs[i]
+		if vd.node = tree.Lookup(nil, vd.phys); vd.node != nil {
+			vd.index = tree.Lookup(vd.node, []string{p.DefaultPage})
+		}
 	}
 	s := &iis{
 		cfg: cfg, server: p.Server, page: p.DefaultPage, change: p.ETagChange,
@@ -105,6 +109,10 @@ func newIIS(cfg *Config) (*iis, error) {
 		hosts: newHosts(cfg.MaxHosts), release: release,
 	}
 	s.pages, s.errPages = s.staticPages(), errorKinds()
+	for i := range s.vdirs {
+		s.vdirs[i].indexPage = s.pages[s.vdirs[i].index]
+	}
+	s.root = decodeIIS("/", s.vdirs)
 	return s, nil
 }
 
@@ -141,6 +149,15 @@ func (h *hosts) get(a netip.Addr, tree *shell.Tree) *hostFS {
 	return f
 }
 
+// decode is decodeIIS(raw, p.vdirs); the path most requests ask for,
+// "/", is decoded once. Nothing of a target is written once made.
+func (p *iis) decode(raw string) target {
+	if raw == "/" {
+		return p.root
+	}
+	return decodeIIS(raw, p.vdirs)
+}
+
 // stat returns the entry of fs at t's physical path, or with name, at
 // the entry name in it: fs.Stat(t.phys) or fs.Stat(append(t.phys, name)).
 // A disk without changes of its own is the base tree, where the path is
@@ -153,7 +170,13 @@ func (p *iis) stat(fs *shell.FS, t *target, name string) *shell.Node {
 		}
 		return fs.Stat(t.phys)
 	}
-	n := p.tree.Lookup(vd.node, t.phys[len(vd.phys):])
+	rest := t.phys[len(vd.phys):]
+	if len(rest) == 0 && name == p.page {
+		// The folder's default document, what "/" asks for: the tree
+		// does not change once in use, so it is found once.
+		return vd.index
+	}
+	n := p.tree.Lookup(vd.node, rest)
 	if name != "" && n != nil {
 		n = p.tree.Lookup(n, []string{name})
 	}
@@ -170,12 +193,12 @@ type conn struct {
 func (p *iis) connFor(x *exchange) conn {
 	req := &x.req
 	if req.Version != "HTTP/1.0" {
-		if req.HasToken("Connection", "close") || x.last {
+		if req.connectionHas("close") || x.last {
 			return conn{"close", true}
 		}
 		return conn{}
 	}
-	if req.HasToken("Connection", "keep-alive") && !x.last {
+	if req.connectionHas("keep-alive") && !x.last {
 		return conn{"Keep-Alive", false}
 	}
 	return conn{close: true}
@@ -342,7 +365,7 @@ func contentType(ext string) string {
 // requestHost is the host a URL the server builds should name: the Host
 // header, else the persona's address, else the address the client reached.
 func (p *iis) requestHost(x *exchange) string {
-	if h, ok := x.req.Header("Host"); ok && h != "" && !hasURLBreak(h) {
+	if h, ok := x.req.host(); ok && h != "" && !hasURLBreak(h) {
 		return h
 	}
 	if p.cfg.Persona.Address != "" {
@@ -414,7 +437,7 @@ func (p *iis) simple(x *exchange) answer {
 		return p.badRequest(x, a)
 	}
 	rawPath, q, _ := x.req.rawPathQuery()
-	t := decodeIIS(rawPath, p.vdirs)
+	t := p.decode(rawPath)
 	a.path, a.query = t.url, q
 	f := p.hosts.get(x.remote.Addr(), p.tree)
 	f.mu.Lock()
@@ -433,7 +456,7 @@ func (p *iis) simple(x *exchange) answer {
 
 func (p *iis) get(x *exchange, c conn, rawPath string, a answer) answer {
 	req := &x.req
-	t := decodeIIS(rawPath, p.vdirs)
+	t := p.decode(rawPath)
 	a.path = t.url
 	if t.climbs {
 		a.action = "not-found"
@@ -444,7 +467,7 @@ func (p *iis) get(x *exchange, c conn, rawPath string, a answer) answer {
 	case ".ida", ".idq":
 		return p.ida(x, t, a)
 	case ".printer":
-		if h, _ := req.Header("Host"); len(h) > 256 {
+		if h, _ := req.host(); len(h) > 256 {
 			a.action, a.hold, a.keep = "printer:overflow", true, true
 			return a
 		}
@@ -456,20 +479,10 @@ func (p *iis) get(x *exchange, c conn, rawPath string, a answer) answer {
 		}
 	}
 	f := p.hosts.get(x.remote.Addr(), p.tree)
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	n := p.stat(f.fs, &t, "")
 	if t.program {
-		a.keep = true
-		if n == nil || n.Dir {
-			a.action = "not-found"
-			return p.errorPage(x, c, 404, "Object Not Found", iis404, a)
-		}
-		if t.ext == ".dll" {
-			return p.isapi(x, c, n, t, a)
-		}
-		return p.cgi(x, c, f.fs, n, t, a)
+		return p.program(x, c, f, t, a)
 	}
+	n, doc := p.find(f, &t)
 	if n == nil {
 		a.action = "not-found"
 		return p.errorPage(x, c, 404, "Object Not Found", iis404, a)
@@ -492,12 +505,16 @@ func (p *iis) get(x *exchange, c conn, rawPath string, a answer) answer {
 			a.out = b.Bytes()
 			return a
 		}
-		if d := p.stat(f.fs, &t, p.page); d != nil && !d.Dir && d.Data != nil && t.vd.read {
+		if doc != nil && !doc.Dir && doc.Data != nil && t.vd.read {
 			if req.Method == "POST" {
 				a.action = "method-denied"
 				return p.errorPage(x, c, 405, "Method not allowed", iis405, a)
 			}
-			return p.static(x, c, d, &location{p.requestHost(x), strings.TrimSuffix(rawPath, "/")}, a)
+			pg := t.vd.indexPage
+			if doc != t.vd.index {
+				pg = p.pages[doc] // the host's own
+			}
+			return p.file(x, c, doc, pg, &location{p.requestHost(x), strings.TrimSuffix(rawPath, "/")}, a)
 		}
 		a.action = "listing-denied"
 		return p.errorPage(x, c, 403, "Access Forbidden", iisListingDenied, a)
@@ -514,6 +531,37 @@ func (p *iis) get(x *exchange, c conn, rawPath string, a answer) answer {
 		return p.errorPage(x, c, 405, "Method not allowed", iis405, a)
 	}
 	return p.static(x, c, n, nil, a)
+}
+
+// find returns the entry of the host's disk at t and, for a directory
+// asked for with its final '/', its default document. The disk is locked
+// for the look-ups alone: what is answered from a file is read from its
+// node, which a change to the disk replaces rather than writes.
+func (p *iis) find(f *hostFS, t *target) (n, doc *shell.Node) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n = p.stat(f.fs, t, "")
+	if n != nil && n.Dir && t.slash {
+		doc = p.stat(f.fs, t, p.page)
+	}
+	return n, doc
+}
+
+// program answers a request for a CGI program or an ISAPI extension, the
+// host's disk locked throughout: what runs may change it.
+func (p *iis) program(x *exchange, c conn, f *hostFS, t target, a answer) answer {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	a.keep = true
+	n := p.stat(f.fs, &t, "")
+	if n == nil || n.Dir {
+		a.action = "not-found"
+		return p.errorPage(x, c, 404, "Object Not Found", iis404, a)
+	}
+	if t.ext == ".dll" {
+		return p.isapi(x, c, n, t, a)
+	}
+	return p.cgi(x, c, f.fs, n, t, a)
 }
 
 // location is where a directory's default document was found: the
@@ -638,10 +686,15 @@ func (p *iis) appendStaticTail(b []byte, n *shell.Node) []byte {
 // loc is set, Date, Connection, the file's headers and (but for HEAD) its
 // content, as response writes them, in one buffer of the size it needs.
 func (p *iis) static(x *exchange, c conn, n *shell.Node, loc *location, a answer) answer {
+	return p.file(x, c, n, p.pages[n], loc, a)
+}
+
+// file is static for a file whose page is pg, p.pages[n] (nil for a file
+// not of the base tree).
+func (p *iis) file(x *exchange, c conn, n *shell.Node, pg *staticPage, loc *location, a answer) answer {
 	head := x.req.Method == "HEAD"
 	sec := x.now.Unix()
 	var slot *atomic.Pointer[keptAnswer]
-	pg := p.pages[n]
 	if pg == nil {
 		pg = &staticPage{action: staticAction(n), tail: p.appendStaticTail(nil, n)}
 	} else {
@@ -840,7 +893,7 @@ func (p *iis) dav(x *exchange, c conn, rawPath string, a answer) answer {
 		a.action, a.hold, a.keep = "webdav:overflow", true, true
 		return a
 	}
-	t := decodeIIS(rawPath, p.vdirs)
+	t := p.decode(rawPath)
 	a.path = t.url
 	f := p.hosts.get(x.remote.Addr(), p.tree)
 	f.mu.Lock()

@@ -32,6 +32,11 @@ type vdir struct {
 	exec bool        // scripts and executables may run
 	read bool        // files may be read
 	node *shell.Node // the folder in the base tree; nil when there is none
+	// index is node's entry named as the default document (of any kind),
+	// nil when there is none or no node; indexPage is its page, nil when
+	// it has none (see iis.staticPages).
+	index     *shell.Node
+	indexPage *staticPage
 }
 
 // target is a decoded request path.

@@ -79,7 +79,7 @@ func (g *goahead) errorResp(x *exchange, status int, msg string, a answer) answe
 
 func (g *goahead) redirect(x *exchange, path string, a answer) answer {
 	host := ""
-	if h, ok := x.req.Header("Host"); ok && h != "" && !containsAny(h, "\r\n\"<> ") {
+	if h, ok := x.req.host(); ok && h != "" && !containsAny(h, "\r\n\"<> ") {
 		host = h
 	} else if g.p.Address != "" {
 		host = g.p.Address

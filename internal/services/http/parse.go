@@ -62,6 +62,97 @@ type Request struct {
 	// Incomplete is set when the input ended or failed inside the
 	// request.
 	Incomplete bool
+
+	known known // where the headers the server reads are
+}
+
+// known notes, as the parser appends the headers, where the first of
+// each name the server itself reads is, so that reading them takes no
+// search, and whether a header may name a body. A Request the parser
+// did not make has nothing noted, and its headers are searched. It takes
+// bytes the Request's padding leaves, no more.
+type known struct {
+	// One more than the header's index; 0 for none, farHeader for one
+	// too far to note, which is searched for.
+	host, userAgent, authorization, connection uint8
+	noted                                      bool
+	body                                       bool // a header may be Content-Length or Transfer-Encoding
+}
+
+// farHeader notes a header at index 254 or past it.
+const farHeader = 255
+
+// note notes the header at index i, whose name is ascii or not.
+func (k *known) note(name string, ascii bool, i int) {
+	name = trimName(name)
+	at := uint8(min(i+1, farHeader))
+	if !ascii {
+		// A rune of several bytes (the long s) may fold to a letter of
+		// any of them; ToLower's, as readBody compares, too.
+		first(&k.host, foldIs(name, "Host"), at)
+		first(&k.userAgent, foldIs(name, "User-Agent"), at)
+		first(&k.authorization, foldIs(name, "Authorization"), at)
+		first(&k.connection, foldIs(name, "Connection"), at)
+		k.body = true
+		return
+	}
+	// An ASCII name folds to names of its length alone.
+	switch len(name) {
+	case len("Host"):
+		first(&k.host, lowerASCIIIs(name, "host"), at)
+	case len("User-Agent"): // and len("Connection")
+		first(&k.userAgent, lowerASCIIIs(name, "user-agent"), at)
+		first(&k.connection, lowerASCIIIs(name, "connection"), at)
+	case len("Authorization"):
+		first(&k.authorization, lowerASCIIIs(name, "authorization"), at)
+	case len("Content-Length"), len("Transfer-Encoding"):
+		k.body = true
+	}
+}
+
+// first notes at in *slot when the header is the slot's and the slot has
+// none yet.
+func first(slot *uint8, is bool, at uint8) {
+	if is && *slot == 0 {
+		*slot = at
+	}
+}
+
+// lowerASCIIIs reports whether ASCII s, in lower case, is lower, which
+// has s's length: strings.EqualFold for ASCII strings.
+func lowerASCIIIs(s, lower string) bool {
+	for i := 0; i < len(lower); i++ {
+		if lowerASCII(s[i]) != lower[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// header is Header(name) for a header the parser noted at.
+func (r *Request) header(at uint8, name string) (string, bool) {
+	switch {
+	case !r.known.noted || at == farHeader:
+		return r.Header(name)
+	case at == 0:
+		return "", false
+	}
+	return r.Headers[at-1].Value, true
+}
+
+func (r *Request) host() (string, bool)      { return r.header(r.known.host, "Host") }
+func (r *Request) userAgent() (string, bool) { return r.header(r.known.userAgent, "User-Agent") }
+func (r *Request) authorization() (string, bool) {
+	return r.header(r.known.authorization, "Authorization")
+}
+
+// connectionHas is HasToken("Connection", token), with no search when
+// the parser noted no Connection header.
+func (r *Request) connectionHas(token string) bool {
+	if r.known.noted && r.known.connection == 0 {
+		return false
+	}
+	return r.HasToken("Connection", token)
 }
 
 // trimName is strings.TrimRight(name, " \t"): a header name without the
@@ -76,7 +167,7 @@ func trimName(name string) string {
 // Header returns the first value of the named header, ignoring case.
 func (r *Request) Header(name string) (string, bool) {
 	for _, h := range r.Headers {
-		if strings.EqualFold(trimName(h.Name), name) {
+		if foldIs(trimName(h.Name), name) {
 			return h.Value, true
 		}
 	}
@@ -87,7 +178,7 @@ func (r *Request) Header(name string) (string, bool) {
 // token, ignoring case.
 func (r *Request) HasToken(name, token string) bool {
 	for _, h := range r.Headers {
-		if !strings.EqualFold(trimName(h.Name), name) {
+		if !foldIs(trimName(h.Name), name) {
 			continue
 		}
 		// The pieces strings.Split(h.Value, ",") would make, without its
@@ -103,10 +194,87 @@ func (r *Request) HasToken(name, token string) bool {
 	return false
 }
 
+// foldIs is strings.EqualFold(s, t), which every header look-up calls
+// for every header: an ASCII compare, where EqualFold decodes runes.
+// Bytes that differ in more than ASCII case, one of them outside ASCII,
+// are left to EqualFold, as are strings of different lengths of which
+// the longer is not ASCII: only a rune of several bytes (the Kelvin
+// sign, the long s) folds to one of another length.
+func foldIs(s, t string) bool {
+	if len(s) != len(t) {
+		long := s
+		if len(t) > len(s) {
+			long = t
+		}
+		return !isASCII(long) && strings.EqualFold(s, t)
+	}
+	for i := 0; i < len(s); i++ {
+		c, d := s[i], t[i]
+		if c == d {
+			continue
+		}
+		if c|d >= utf8.RuneSelf {
+			return strings.EqualFold(s, t)
+		}
+		// A byte that differs from the other, both ASCII, is a rune of
+		// its own in both, at the same place: EqualFold compares them
+		// as letters without case.
+		if lowerASCII(c) != lowerASCII(d) {
+			return false
+		}
+	}
+	return true
+}
+
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// trimBlanks is strings.Trim(s, " \t"), without its cutset's set.
+func trimBlanks(s string) string {
+	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
+		s = s[1:]
+	}
+	return trimName(s)
+}
+
+// blankName reports whether len(bytes.TrimSpace(name)) == 0: whether a
+// header name is white space alone, Unicode's included. An ASCII byte
+// that is not a space answers without trimming.
+func blankName(name []byte) bool {
+	for _, c := range name {
+		switch {
+		case c >= utf8.RuneSelf:
+			return len(bytes.TrimSpace(name)) == 0
+		case c != ' ' && c != '\t' && c != '\n' && c != '\v' && c != '\f' && c != '\r':
+			return false
+		}
+	}
+	return true
+}
+
 // Path and query of the URI as sent: the split at the first '?', with an
 // absolute URI's scheme and authority removed.
 func (r *Request) rawPathQuery() (string, string, bool) {
 	u := r.URI
+	// A URI that starts with '/' has a '/' before any "://": no scheme to
+	// look for.
+	if u != "" && u[0] == '/' {
+		p, q, ok := strings.Cut(u, "?")
+		return p, q, ok
+	}
 	if i := strings.Index(u, "://"); i > 0 && !strings.Contains(u[:i], "/") {
 		rest := u[i+3:]
 		j := strings.IndexAny(rest, "/?")
@@ -164,46 +332,196 @@ func ReadRequest(src Source, lim Limits) (*Request, error) {
 // when they fit, without an allocation of their own.
 func readRequest(src Source, lim Limits, req *Request, hdr []event.Header) (bool, error) {
 	r := &reader{src: src, cap: lim.Capture, inHead: true, hdr: hdr}
-	line, err := r.line(lim.MaxLine)
+	req.known.noted = true
+	// The first line's reading peeks first too: one peek serves both
+	// ways, so the source is read no more often than line by line.
+	buf, _ := src.Peek(peekSize)
+	if !readHead(r, buf, req, lim) {
+		return readLines(r, buf, req, lim)
+	}
+	if req.Malformed != "" {
+		return finish(r, req, nil)
+	}
+	return finish(r, req, readBody(r, req, lim))
+}
+
+// readLines is readRequest line by line, for any input; buf is what the
+// source had buffered at the start.
+func readLines(r *reader, buf []byte, req *Request, lim Limits) (bool, error) {
+	line, ok := r.bufferedLine(buf, lim.MaxLine)
+	var err error
+	if !ok {
+		line, err = r.unbufferedLine(lim.MaxLine)
+	}
 	if err != nil && len(r.raw) == 0 && r.n == 0 {
 		return false, err
 	}
 	req.Line = r.text(line, 0)
-	finish := func(err error) (bool, error) {
-		req.Raw = r.bytes()
-		req.Truncated = req.Truncated || r.cut
-		if err != nil && !errors.Is(err, errLineTooLong) {
-			req.Incomplete = true
-			if req.Malformed == "" {
-				req.Malformed = BadIncomplete
-			}
-			return true, err
-		}
-		return true, nil
-	}
 	switch {
 	case errors.Is(err, errLineTooLong):
 		req.LongLine = true
 		req.Malformed = BadLongLine
-		return finish(nil)
+		return finish(r, req, nil)
 	case err != nil:
-		return finish(err)
+		return finish(r, req, err)
 	}
 	parseLine(req)
 	if req.Version == "" && req.Malformed == "" {
 		// A simple request has no headers.
 		req.Head = r.head()
-		return finish(nil)
+		return finish(r, req, nil)
 	}
 	if err := readHeaders(r, req, lim); err != nil {
-		return finish(err)
+		return finish(r, req, err)
 	}
 	r.inHead = false
 	req.Head = r.head()
 	if req.Malformed != "" {
-		return finish(nil)
+		return finish(r, req, nil)
 	}
-	return finish(readBody(r, req, lim))
+	return finish(r, req, readBody(r, req, lim))
+}
+
+// finish ends a request that err, if any, ended.
+func finish(r *reader, req *Request, err error) (bool, error) {
+	req.Raw = r.bytes()
+	req.Truncated = req.Truncated || r.cut
+	if err != nil && !errors.Is(err, errLineTooLong) {
+		req.Incomplete = true
+		if req.Malformed == "" {
+			req.Malformed = BadIncomplete
+		}
+		return true, err
+	}
+	return true, nil
+}
+
+// maxHeadLines bounds the header lines readHead takes: where it notes
+// them is on its stack.
+const maxHeadLines = 32
+
+// headLine is where a header line of a buffered head is: its start, its
+// colon and the end of its text; and whether its name is ASCII.
+type headLine struct {
+	start, colon, end int32
+	ascii             bool
+}
+
+// splitName returns where the colon after a header line's name is, and
+// whether the name is ASCII, in one pass over the name; -1 when there is
+// no colon or the name is blank (blankName).
+func splitName(line []byte) (int, bool) {
+	var or byte
+	blank := true
+	for i, c := range line {
+		switch c {
+		case ':':
+			switch {
+			case or >= utf8.RuneSelf:
+				// Bytes past ASCII may be Unicode's blanks alone.
+				if blankName(line[:i]) {
+					return -1, false
+				}
+				return i, false
+			case blank:
+				return -1, true
+			}
+			return i, true
+		case ' ', '\t', '\n', '\v', '\f', '\r':
+		default:
+			or |= c
+			blank = false
+		}
+	}
+	return -1, false
+}
+
+// readHead is readRequest's common case, a scanner's or a browser's: the
+// whole head is in buf, the request line has a version, every header
+// line is "name: value" and within every limit. It reads that head with
+// one scan of buf, one copy, one discard, to the very state readLines
+// leaves (the same strings, pieces of the same window, and the same
+// reader). Any other head it leaves to readLines, having consumed
+// nothing, and reports false.
+func readHead(r *reader, buf []byte, req *Request, lim Limits) bool {
+	nl := bytes.IndexByte(buf, '\n')
+	lineEnd := textEnd(buf, nl)
+	// An empty line or a simple request (no version: one space, or two
+	// with nothing after the second) reads otherwise; so do most
+	// malformed lines: leave all but two spaces, then a version, to
+	// readLines.
+	if nl < 0 || lineEnd == 0 || lineEnd > lim.MaxLine || buf[lineEnd-1] == ' ' ||
+		bytes.Count(buf[:lineEnd], []byte(" ")) != 2 {
+		return false
+	}
+	var lines [maxHeadLines]headLine
+	k, used, at := 0, 0, nl+1
+	for {
+		// readHeaders' bounds: room before every line, the blank one
+		// too; the line within the room and MaxLine; MaxHeaders lines.
+		if used >= lim.MaxHeaderBytes {
+			return false
+		}
+		j := bytes.IndexByte(buf[at:], '\n')
+		if j < 0 {
+			return false // the head's end is not buffered
+		}
+		end := textEnd(buf, at+j)
+		if end-at > min(lim.MaxHeaderBytes-used, lim.MaxLine) {
+			return false
+		}
+		used += j + 1
+		if end == at {
+			at += j + 1
+			break
+		}
+		if k == maxHeadLines || k >= lim.MaxHeaders || buf[at] == ' ' || buf[at] == '\t' {
+			return false // too many for either, or folded
+		}
+		colon, ascii := splitName(buf[at:end])
+		if colon < 0 {
+			return false // no name, or a blank one
+		}
+		lines[k] = headLine{int32(at), int32(at + colon), int32(end), ascii}
+		k++
+		at += j + 1
+	}
+	if at > r.cap {
+		return false
+	}
+	if _, err := r.src.Discard(at); err != nil {
+		// Peeked bytes are there to discard; this does not happen.
+		return false
+	}
+	// The window and the reader as bufferedLine leaves them once every
+	// line is read: win is the head and raw shares it.
+	win := string(buf[:at])
+	r.win, r.winAt, r.winWhole, r.shared, r.n, r.inHead = win, 0, true, true, int64(at), false
+	req.Line = win[:lineEnd]
+	parseLine(req)
+	if k > 0 {
+		// The room readHeaders takes: hdr's when the lines fit.
+		if k <= cap(r.hdr) {
+			req.Headers = r.hdr[:0]
+		} else {
+			req.Headers = make([]event.Header, 0, k)
+		}
+		for _, l := range lines[:k] {
+			req.known.note(win[l.start:l.colon], l.ascii, len(req.Headers))
+			req.Headers = append(req.Headers, event.Header{Name: win[l.start:l.colon], Value: trimBlanks(win[l.colon+1 : l.end])})
+		}
+	}
+	req.Head = r.head()
+	return true
+}
+
+// textEnd returns where the text of the line that ends with the '\n' at
+// nl ends: before its "\r\n" or "\n"; nl when nl < 0.
+func textEnd(buf []byte, nl int) int {
+	if nl > 0 && buf[nl-1] == '\r' {
+		return nl - 1
+	}
+	return nl
 }
 
 // parseLine splits the request line; it sets Malformed when the line is
@@ -214,31 +532,35 @@ func parseLine(req *Request) {
 		req.Malformed = BadEmptyLine
 		return
 	}
+	// One pass for what the checks and strings.Split(l, " ") would find:
+	// a control byte, the spaces and where the first two are.
+	spaces, sp1, sp2 := 0, 0, 0
 	for i := 0; i < len(l); i++ {
-		if c := l[i]; c < 0x20 || c == 0x7f {
+		switch c := l[i]; {
+		case c > ' ' && c != 0x7f:
+			// The common byte, with one test.
+		case c == ' ':
+			spaces++
+			if spaces == 1 {
+				sp1 = i
+			} else if spaces == 2 {
+				sp2 = i
+			}
+		default:
 			req.Malformed = BadRequestLine
-			break
 		}
 	}
-	// Split at single spaces, as strings.Split(l, " ") would; the usual
-	// two or three fields without its slice.
-	switch strings.Count(l, " ") {
+	switch spaces {
 	case 1:
-		req.Method, req.URI, _ = strings.Cut(l, " ")
+		req.Method, req.URI = l[:sp1], l[sp1+1:]
 	case 2:
-		var rest string
-		req.Method, rest, _ = strings.Cut(l, " ")
-		req.URI, req.Version, _ = strings.Cut(rest, " ")
+		req.Method, req.URI, req.Version = l[:sp1], l[sp1+1:sp2], l[sp2+1:]
 	default:
-		f := strings.Split(l, " ")
-		if req.Malformed == "" {
-			req.Malformed = BadRequestLine
-		}
-		if len(f) > 0 {
-			req.Method = f[0]
-		}
-		if len(f) > 1 {
-			req.URI = f[1]
+		req.Malformed = BadRequestLine
+		if spaces == 0 {
+			req.Method = l
+		} else {
+			req.Method, req.URI = l[:sp1], l[sp1+1:sp2]
 		}
 		return
 	}
@@ -253,20 +575,32 @@ func parseLine(req *Request) {
 		req.Malformed = BadURI
 		return
 	}
-	if req.Version != "" && !validVersion(req.Version) {
+	if req.Version != "" && req.Version != "HTTP/1.1" && req.Version != "HTTP/1.0" && !validVersion(req.Version) {
 		req.Malformed = BadVersion
 	}
 }
 
+// isToken reports whether s is an RFC 2616 token: CHARs but for
+// controls, spaces and separators.
 func isToken(s string) bool {
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c <= ' ' || c >= 0x7f || strings.IndexByte("()<>@,;:\\\"/[]?={}", c) >= 0 {
+		if c := s[i]; c >= 0x80 || tokenBytes[c>>6]&(1<<(c&63)) == 0 {
 			return false
 		}
 	}
 	return true
 }
+
+// tokenBytes has the bit of each byte a token may hold: a test of a bit,
+// where a search of the separators was.
+var tokenBytes = func() (m [2]uint64) {
+	for c := byte('!'); c < 0x7f; c++ {
+		if strings.IndexByte("()<>@,;:\\\"/[]?={}", c) < 0 {
+			m[c>>6] |= 1 << (c & 63)
+		}
+	}
+	return m
+}()
 
 // validVersion accepts HTTP/d.d with one or two digits each side.
 func validVersion(v string) bool {
@@ -329,7 +663,7 @@ func readHeaders(r *reader, req *Request, lim Limits) error {
 			continue
 		}
 		i := bytes.IndexByte(line, ':')
-		if i < 0 || len(bytes.TrimSpace(line[:i])) == 0 {
+		if i < 0 || blankName(line[:i]) {
 			setMalformed(req, BadHeaderLine)
 			continue
 		}
@@ -344,7 +678,8 @@ func readHeaders(r *reader, req *Request, lim Limits) error {
 		// window of the head that the request line's string is a piece
 		// of too.
 		ls := r.text(line, before)
-		req.Headers = append(req.Headers, event.Header{Name: ls[:i], Value: strings.Trim(ls[i+1:], " \t")})
+		req.known.note(ls[:i], isASCII(ls[:i]), len(req.Headers))
+		req.Headers = append(req.Headers, event.Header{Name: ls[:i], Value: trimBlanks(ls[i+1:])})
 	}
 }
 
@@ -356,6 +691,9 @@ func setMalformed(req *Request, why string) {
 
 // readBody reads a Content-Length or chunked body.
 func readBody(r *reader, req *Request, lim Limits) error {
+	if req.known.noted && !req.known.body {
+		return nil // no header names a body
+	}
 	var te []string
 	var lengths []string
 	for _, h := range req.Headers {
@@ -607,9 +945,15 @@ func (r *reader) keep(b []byte) {
 // Past max it consumes max bytes and returns them with errLineTooLong.
 // The input ending mid-line returns what was read and the error.
 func (r *reader) line(max int) ([]byte, error) {
-	if line, ok := r.bufferedLine(max); ok {
+	buf, _ := r.src.Peek(peekSize)
+	if line, ok := r.bufferedLine(buf, max); ok {
 		return line, nil
 	}
+	return r.unbufferedLine(max)
+}
+
+// unbufferedLine is line for a line bufferedLine does not take.
+func (r *reader) unbufferedLine(max int) ([]byte, error) {
 	var out []byte
 	limit := max + 1 // room for the '\r' of "\r\n"
 	for {
@@ -660,10 +1004,10 @@ func (r *reader) line(max int) ([]byte, error) {
 }
 
 // bufferedLine is line's common case: a whole line of at most max bytes is
-// buffered and fits in what raw keeps. It is read straight into raw, and
-// the line returned is a piece of raw, valid until the next read.
-func (r *reader) bufferedLine(limit int) ([]byte, bool) {
-	buf, _ := r.src.Peek(peekSize)
+// buffered, in buf (what the source has buffered), and fits in what raw
+// keeps. It is read straight into raw, and the line returned is a piece
+// of raw, valid until the next read.
+func (r *reader) bufferedLine(buf []byte, limit int) ([]byte, bool) {
 	nl := bytes.IndexByte(buf, '\n')
 	if nl < 0 || len(r.bytes())+nl+1 > r.cap {
 		return nil, false
