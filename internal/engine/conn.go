@@ -44,6 +44,11 @@ type conn struct {
 	// The read and write deadlines set on Conn, as offsets from base;
 	// unarmed before the first.
 	armedR, armedW time.Duration
+
+	// first: the I/O starting is the session's first read, which starts
+	// as the session does (see tcpSession.fill). Only the engine writes
+	// it, before the handler runs.
+	first bool
 }
 
 // unarmed is the offset of a deadline not set yet.
@@ -89,7 +94,10 @@ func (c *conn) want(el time.Duration, own time.Time) (d time.Time, at time.Durat
 // start checks that the session may still do I/O, and returns the time
 // since base for arm.
 func (c *conn) start() (time.Duration, error) {
-	el := time.Since(c.base())
+	var el time.Duration // 0 for the first read: no clock read
+	if !c.first {
+		el = time.Since(c.base())
+	}
 	if err := c.ctx.errAt(el >= c.maxDur); err != nil {
 		c.fail(err)
 		return el, os.ErrDeadlineExceeded
@@ -236,12 +244,13 @@ func (c *conn) clamp(t time.Time) (time.Time, time.Duration) {
 	return d, at
 }
 
-// reason names why the session ended, from the first error its I/O saw.
-func (c *conn) reason(handlerDone bool) string {
+// reason names why the session ended, at now, from the first error its
+// I/O saw.
+func (c *conn) reason(handlerDone bool, now time.Time) string {
 	c.mu.Lock()
 	err := c.firstErr
 	c.mu.Unlock()
-	ctxErr := c.ctx.Err()
+	ctxErr := c.ctx.errAt(!now.Before(c.ctx.end))
 	switch {
 	case err == nil && ctxErr == nil:
 		if handlerDone {
@@ -255,7 +264,7 @@ func (c *conn) reason(handlerDone bool) string {
 	case errors.Is(ctxErr, context.Canceled):
 		return event.ReasonShutdown
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		if !time.Now().Before(c.ctx.end) {
+		if !now.Before(c.ctx.end) {
 			return event.ReasonMaxDuration
 		}
 		return event.ReasonIdle

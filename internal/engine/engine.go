@@ -70,7 +70,8 @@ type Engine struct {
 	mu        sync.Mutex
 	tcp       []*tcpListener
 	udp       []*udpListener
-	perSource map[netip.Addr]int
+	perSource map[netip.Addr]*source
+	spare     []*source // sources no session holds, to reuse
 	serving   bool
 	live      *tcpSession // the live TCP sessions, a list through their prev and next
 	stopping  bool        // Serve's context ended: no session starts, every live one is ended
@@ -115,6 +116,9 @@ type tcpListener struct {
 	h           service.Handler
 	clientFirst bool   // h is a service.ClientFirst
 	addr        string // ln's address, as connect events name it
+	// local is the local address of every connection ln accepts, when
+	// that is known from ln's own (see localOf); invalid otherwise.
+	local netip.AddrPort
 	// connect is the detail of every connect event of this listener: it
 	// is the same for all, and no one writes to an event's detail.
 	connect *event.Connect
@@ -129,7 +133,7 @@ func New(opts Options) *Engine {
 		opts.TranscriptBudget = 256 << 20
 	}
 	return &Engine{opts: opts, log: opts.Logger, budget: transcript.NewBudget(opts.TranscriptBudget),
-		perSource: map[netip.Addr]int{}}
+		perSource: map[netip.Addr]*source{}}
 }
 
 // ListenTCP binds addr for a service. Serving starts with Serve.
@@ -143,13 +147,27 @@ func (e *Engine) ListenTCP(name, addr string, h service.Handler) (netip.AddrPort
 		return netip.AddrPort{}, err
 	}
 	_, first := h.(service.ClientFirst)
+	ap := addrPort(ln.Addr())
 	tl := &tcpListener{service: name, ln: ln.(*net.TCPListener), h: h, clientFirst: first,
-		addr: addrPort(ln.Addr()).String()}
+		addr: ap.String(), local: localOf(ap)}
 	tl.connect = &event.Connect{Listener: tl.addr}
 	e.mu.Lock()
 	e.tcp = append(e.tcp, tl)
 	e.mu.Unlock()
-	return addrPort(ln.Addr()), nil
+	return ap, nil
+}
+
+// localOf returns the local address of every connection a listener bound
+// to ap accepts, when ap says it: a listener bound to one IPv4 address
+// accepts connections to that address and port only, so a session need
+// not convert its connection's own. A wildcard bind accepts connections
+// to any of the host's addresses, and IPv6 (zones, dual-stack sockets)
+// is left to each connection: for those it returns the zero AddrPort.
+func localOf(ap netip.AddrPort) netip.AddrPort {
+	if a := ap.Addr(); !a.Is4() || a.IsUnspecified() {
+		return netip.AddrPort{}
+	}
+	return ap
 }
 
 // Bound lists what is bound, in binding order.
@@ -268,7 +286,8 @@ func (e *Engine) acceptLoop(ctx context.Context, l *tcpListener) {
 			continue
 		}
 		backoff = 0
-		s := &tcpSession{l: l, remote: addrPort(c.RemoteAddr())}
+		s := &tcpSession{l: l}
+		s.sess.Remote = addrPort(c.RemoteAddr())
 		s.conn.Conn = c
 		s.ctx.init(ctx, time.Time{})
 		if !e.admit(s) {
@@ -276,22 +295,46 @@ func (e *Engine) acceptLoop(ctx context.Context, l *tcpListener) {
 			_ = c.Close()
 			continue
 		}
-		e.accepted.Add(1)
-		e.wg.Add(1)
-		e.workers.Add(1)
-		go e.serveConn(s)
+		e.startSession(s)
 	}
+}
+
+// startSession runs an admitted session: on an idle worker when there is
+// one (see handle), else on a goroutine of its own (see serveConn).
+func (e *Engine) startSession(s *tcpSession) {
+	e.accepted.Add(1)
+	e.wg.Add(1)
+	if w := e.idleWorker(); w != nil {
+		w.next <- s
+		return
+	}
+	e.workers.Add(1)
+	go e.serveConn(s)
 }
 
 // tcpSession is all one TCP session holds, in one allocation.
 type tcpSession struct {
-	conn       // what the handler reads and writes
-	ctx        sessionCtx
-	sess       service.Session
-	l          *tcpListener
-	remote     netip.AddrPort
+	conn // what the handler reads and writes
+	ctx  sessionCtx
+	// sess's Remote is the client's address, set at accept.
+	sess service.Session
+	l    *tcpListener
+	// src is what the session holds under the per-source cap: the caps
+	// do not depend on sess, whose Recorder a handler may write.
+	src        *source
 	prev, next *tcpSession // in Engine.live
 }
+
+// source is a client address that has live sessions, and how many: what
+// the per-source cap counts. A session holds its source, so that giving
+// its place back looks nothing up.
+type source struct {
+	addr netip.Addr
+	n    int // under Engine.mu
+}
+
+// maxSpare bounds the sources kept for reuse.
+const maxSpare = 1024
 
 // stop ends the session because Smallpot stops: its context is done and
 // its I/O fails at once. Called with Engine.mu held.
@@ -303,8 +346,8 @@ func (s *tcpSession) stop() {
 // admit applies the global and per-source caps and, when the session may
 // start, puts it on the list of live sessions.
 func (e *Engine) admit(s *tcpSession) bool {
-	lim := e.opts.Limits
-	src := s.remote.Addr()
+	lim := &e.opts.Limits
+	src := s.sess.Remote.Addr()
 	if e.active.Add(1) > int64(lim.MaxSessions) {
 		e.active.Add(-1)
 		if e.refusedG.Add(1)%1000 == 1 {
@@ -313,7 +356,10 @@ func (e *Engine) admit(s *tcpSession) bool {
 		return false
 	}
 	e.mu.Lock()
-	n := e.perSource[src]
+	p, n := e.perSource[src], 0
+	if p != nil {
+		n = p.n
+	}
 	if n >= lim.MaxSessionsPerSource || e.stopping {
 		e.mu.Unlock()
 		e.active.Add(-1)
@@ -322,7 +368,12 @@ func (e *Engine) admit(s *tcpSession) bool {
 		}
 		return false
 	}
-	e.perSource[src] = n + 1
+	if p == nil {
+		p = e.newSource(src)
+		e.perSource[src] = p
+	}
+	p.n++
+	s.src = p
 	s.next = e.live
 	if e.live != nil {
 		e.live.prev = s
@@ -335,12 +386,13 @@ func (e *Engine) admit(s *tcpSession) bool {
 // release gives the session's place under the caps back and takes it off
 // the list of live sessions.
 func (e *Engine) release(s *tcpSession) {
-	src := s.remote.Addr()
+	p := s.src
 	e.mu.Lock()
-	if n := e.perSource[src]; n <= 1 {
-		delete(e.perSource, src)
-	} else {
-		e.perSource[src] = n - 1
+	if p.n--; p.n == 0 {
+		delete(e.perSource, p.addr)
+		if len(e.spare) < maxSpare {
+			e.spare = append(e.spare, p)
+		}
 	}
 	if s.prev != nil {
 		s.prev.next = s.next
@@ -355,37 +407,91 @@ func (e *Engine) release(s *tcpSession) {
 	e.active.Add(-1)
 }
 
+// newSource returns a source of addr with no session, a spare one if
+// there is one. Called with Engine.mu held.
+func (e *Engine) newSource(addr netip.Addr) *source {
+	n := len(e.spare)
+	if n == 0 {
+		return &source{addr: addr}
+	}
+	p := e.spare[n-1]
+	e.spare[n-1] = nil
+	e.spare = e.spare[:n-1]
+	p.addr = addr
+	return p
+}
+
 // serveConn runs one session, on the goroutine the accept loop started for
-// it. A ClientFirst handler's session waits for its first bytes right
-// here, in a small frame: an idle connection needs the smallest stack.
-// The handler then runs on a worker: a goroutine that has run handlers
-// before, whose stack has grown to what they need. A new goroutine would
-// grow its stack (copying it each time) as deep as the handler goes, for
-// every session. When no worker is idle, this goroutine becomes one.
+// it as no worker was idle. A ClientFirst handler's session waits for its
+// first bytes right here, in a small frame: an idle connection needs the
+// smallest stack. The handler then runs on a worker: a goroutine that has
+// run handlers before, whose stack has grown to what they need. A new
+// goroutine would grow its stack (copying it each time) as deep as the
+// handler goes, for every session. When no worker is idle, this goroutine
+// becomes one.
 func (e *Engine) serveConn(s *tcpSession) {
-	e.begin(s)
 	if s.l.clientFirst {
+		e.begin(s)
 		// The deadline of the wait is set here, in a shallow frame: the
 		// runtime's timer code, called from the read deeper down, would
 		// grow this goroutine's stack past its starting size. The read
 		// finds it set.
 		s.conn.arm(dirRead, 0)
+		s.fill(true)
+		e.toWorker(s)
+		return
+	}
+	e.worker(s)
+}
+
+// awaitFirst waits for the first bytes of a ClientFirst handler's session
+// that has begun, on a goroutine of its own that started small.
+func (e *Engine) awaitFirst(s *tcpSession) {
+	s.sess.Reader().Fill()
+	e.toWorker(s)
+}
+
+// fill reads the first bytes of a ClientFirst handler's session that has
+// just begun: once they are in, or (wait false) only if they are in
+// already. It reports whether the session's reader holds them (or the
+// error that ended the wait). The read starts as the session does: it
+// takes the session's start as its own, and reads no clock.
+func (s *tcpSession) fill(wait bool) bool {
+	s.conn.first = true
+	in := true
+	if wait {
 		s.sess.Reader().Fill()
+	} else {
+		in = s.sess.Reader().TryFill()
 	}
-	e.idleMu.Lock()
-	var w *worker
-	if n := len(e.idle); n > 0 {
-		w = e.idle[n-1]
-		e.idle[n-1] = nil
-		e.idle = e.idle[:n-1]
-	}
-	e.idleMu.Unlock()
-	if w != nil {
+	s.conn.first = false
+	return in
+}
+
+// toWorker runs a session whose first bytes are in on a worker: an idle
+// one, or else the calling goroutine, which becomes one (see serveConn).
+func (e *Engine) toWorker(s *tcpSession) {
+	if w := e.idleWorker(); w != nil {
 		w.next <- s
 		e.workers.Done()
 		return
 	}
 	e.worker(s)
+}
+
+// idleWorker takes the worker idle for the shortest time off the idle
+// ones, or returns nil when none is idle.
+func (e *Engine) idleWorker() *worker {
+	e.idleMu.Lock()
+	defer e.idleMu.Unlock()
+	n := len(e.idle)
+	if n == 0 {
+		return nil
+	}
+	w := e.idle[n-1]
+	e.idle[n-1] = nil
+	e.idle = e.idle[:n-1]
+	return w
 }
 
 // worker runs s, then the sessions handed to it, until none came for
@@ -438,16 +544,36 @@ func (e *Engine) reapWorkers(ctx context.Context) {
 	}
 }
 
-// handle runs the session's handler and ends the session.
+// handle runs the session's handler on a worker and ends the session.
+// A session the accept loop handed on begins here. For a ClientFirst
+// handler the worker takes the first bytes if they are in already, as
+// they mostly are (a client sends its request as it connects), and runs
+// the handler at once: no goroutine is started for the session, and none
+// woken but this one. A session whose client has sent nothing yet waits
+// on a goroutine of its own after all (see awaitFirst), and the worker
+// goes back to wait for another.
 func (e *Engine) handle(s *tcpSession) {
+	if !s.begun() {
+		e.begin(s)
+		if s.l.clientFirst && !s.fill(false) {
+			e.workers.Add(1)
+			go e.awaitFirst(s)
+			return
+		}
+	}
 	defer e.wg.Done()
 	done := e.run(s)
 	e.end(s, done)
 }
 
-// begin sets the session up and emits its connect event.
+// begun reports whether begin has set the session up.
+func (s *tcpSession) begun() bool { return !s.sess.Start.IsZero() }
+
+// begin sets the session up and emits its connect event. It reads the
+// clock once: the session's start is its events' time, its ID's, its
+// transcript's and its deadlines' base.
 func (e *Engine) begin(s *tcpSession) {
-	lim := e.opts.Limits
+	lim := &e.opts.Limits
 	start := time.Now()
 	end := start.Add(lim.MaxDuration)
 	s.ctx.end = end
@@ -457,7 +583,10 @@ func (e *Engine) begin(s *tcpSession) {
 	c.tr.Init(start, int(lim.Transcript), e.budget)
 	r := &s.sess.Recorder
 	r.Sensor, r.SessionID, r.Service, r.Transport = e.opts.Sensor, event.NewID(start), s.l.service, event.TCP
-	r.Remote, r.Local = s.remote, addrPort(c.LocalAddr())
+	r.Local = s.l.local
+	if !r.Local.IsValid() {
+		r.Local = addrPort(c.LocalAddr())
+	}
 	r.Emitter, r.Samples = e.opts.Emitter, e.opts.Samples
 	s.sess.InitAt(start, c, e.log, int(lim.ReadBuffer))
 	e.connected(s)
@@ -472,6 +601,8 @@ func (e *Engine) connected(s *tcpSession) {
 // end closes the connection and emits the close event. The session's
 // place under the caps is given back when its connection closes, before
 // its close event: whoever sees that event may connect again at once.
+// It reads the clock once, for the event's time, the duration and the
+// reason.
 func (e *Engine) end(s *tcpSession, done runResult) {
 	c := &s.conn
 	_ = c.Close()
@@ -483,7 +614,7 @@ func (e *Engine) end(s *tcpSession, done runResult) {
 	x.d = event.Close{
 		DurationMS: now.Sub(s.sess.Start).Milliseconds(),
 		BytesIn:    c.in.Load(), BytesOut: c.out.Load(),
-		Reason:       c.reasonOr(done),
+		Reason:       c.reasonOr(done, now),
 		TranscriptIn: int64(in), TranscriptOut: int64(out),
 		Transcript: c.tr.Finish(),
 	}
@@ -513,7 +644,7 @@ func (e *Engine) run(s *tcpSession) (res runResult) {
 func (e *Engine) panicked(s *tcpSession, r any) {
 	e.panics.Add(1)
 	e.log.Error("service panicked; session cut", "service", s.l.service, "session", s.sess.SessionID,
-		"src", s.remote.String(), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+		"src", s.sess.Remote.String(), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 }
 
 type runResult int
@@ -523,11 +654,11 @@ const (
 	runPanicked
 )
 
-func (c *conn) reasonOr(r runResult) string {
+func (c *conn) reasonOr(r runResult, now time.Time) string {
 	if r == runPanicked {
 		return event.ReasonPanic
 	}
-	return c.reason(true)
+	return c.reason(true, now)
 }
 
 func addrPort(a net.Addr) netip.AddrPort {

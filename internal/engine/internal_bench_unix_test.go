@@ -48,8 +48,8 @@ func benchSession(tb testing.TB, c net.Conn) *tcpSession {
 	lim := config.Builtin().Limits
 	lim.MaxBytesIn, lim.MaxBytesOut = 1<<40, 1<<40
 	e := New(Options{Limits: lim, Logger: slog.New(slog.DiscardHandler)})
-	s := &tcpSession{l: &tcpListener{service: "bench", addr: "127.0.0.1:1", connect: &event.Connect{Listener: "127.0.0.1:1"}},
-		remote: addrPort(c.RemoteAddr())}
+	s := &tcpSession{l: &tcpListener{service: "bench", addr: "127.0.0.1:1", connect: &event.Connect{Listener: "127.0.0.1:1"}}}
+	s.sess.Remote = addrPort(c.RemoteAddr())
 	s.conn.Conn = c
 	s.ctx.init(context.Background(), time.Time{})
 	e.begin(s)
@@ -143,15 +143,14 @@ func BenchmarkSessionLife(b *testing.B) {
 	c0 := processCPU()
 	for b.Loop() {
 		sem <- struct{}{}
-		s := &tcpSession{l: l, remote: addrPort(fakeAddr)}
+		s := &tcpSession{l: l}
+		s.sess.Remote = addrPort(fakeAddr)
 		s.conn.Conn = fakeConn{}
 		s.ctx.init(ctx, time.Time{})
 		if !e.admit(s) {
 			b.Fatal("not admitted")
 		}
-		e.wg.Add(1)
-		e.workers.Add(1)
-		go e.serveConn(s)
+		e.startSession(s)
 	}
 	e.wg.Wait()
 	b.ReportMetric(float64(processCPU()-c0)/float64(b.N), "cpu-ns/op")

@@ -27,14 +27,33 @@ func (c *conn) ReadFirst(pool *sync.Pool) (buf *[]byte, n int, err error) {
 		pool.Put(bp)
 		return nil, 0, err
 	}
+	buf, n, _, err = c.readFirst(sc, pool, true)
+	return buf, n, err
+}
+
+// PollFirst is ReadFirst when the connection's first bytes, or the error
+// that ends it, are in already (ready); when they are not it reads
+// nothing and returns ready false. That costs a read(2), which the engine
+// spends to run a session on the worker it has at hand when the session
+// need not wait (see Engine.handle).
+func (c *conn) PollFirst(pool *sync.Pool) (buf *[]byte, n int, ready bool, err error) {
+	sc, ok := c.Conn.(syscall.Conn)
+	if !ok {
+		return nil, 0, false, nil
+	}
+	return c.readFirst(sc, pool, false)
+}
+
+// readFirst is ReadFirst on sc; without wait it is PollFirst.
+func (c *conn) readFirst(sc syscall.Conn, pool *sync.Pool, wait bool) (buf *[]byte, n int, ready bool, err error) {
 	left := c.maxIn - c.in.Load()
 	if left <= 0 {
 		c.fail(service.ErrBudget)
-		return nil, 0, service.ErrBudget
+		return nil, 0, true, service.ErrBudget
 	}
 	el, err := c.start()
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, true, err
 	}
 	// The deadline is set here, not in the raw read's callback when it
 	// is about to wait: calls made there would grow the stack of a
@@ -43,15 +62,17 @@ func (c *conn) ReadFirst(pool *sync.Pool) (buf *[]byte, n int, err error) {
 	rc, err := sc.SyscallConn()
 	if err != nil {
 		c.fail(err)
-		return nil, 0, err
+		return nil, 0, true, err
 	}
 	f := firstReads.Get().(*firstRead)
-	f.pool, f.left = pool, left
+	f.pool, f.left, f.wait = pool, left, wait
 	err = rc.Read(f.fn)
-	bp, n, rerr := f.bp, f.n, f.err
+	bp, n, rerr, later := f.bp, f.n, f.err, f.later
 	*f = firstRead{fn: f.fn}
 	firstReads.Put(f)
 	switch {
+	case err == nil && later:
+		return nil, 0, false, nil
 	case err != nil:
 	case rerr != nil:
 		err = &os.SyscallError{Syscall: "read", Err: rerr}
@@ -63,11 +84,11 @@ func (c *conn) ReadFirst(pool *sync.Pool) (buf *[]byte, n int, err error) {
 			pool.Put(bp)
 		}
 		c.fail(err)
-		return nil, 0, err
+		return nil, 0, true, err
 	}
 	c.in.Add(int64(n))
 	c.tr.Add(transcript.In, (*bp)[:n])
-	return bp, n, nil
+	return bp, n, true, nil
 }
 
 // firstRead is the state of one ReadFirst's raw read. They are pooled
@@ -75,11 +96,13 @@ func (c *conn) ReadFirst(pool *sync.Pool) (buf *[]byte, n int, err error) {
 type firstRead struct {
 	pool *sync.Pool
 	left int64
+	wait bool                  // until readable; else later, not waiting
 	fn   func(fd uintptr) bool // read, bound once
 	// Results.
-	bp  *[]byte
-	n   int
-	err error
+	bp    *[]byte
+	n     int
+	err   error
+	later bool // nothing to read yet, and not wait
 }
 
 var firstReads = sync.Pool{New: func() any {
@@ -106,7 +129,8 @@ func (f *firstRead) read(fd uintptr) bool {
 	}
 	if err == syscall.EAGAIN {
 		f.pool.Put(bp)
-		return false // wait until readable
+		f.later = !f.wait
+		return f.later // false: wait until readable
 	}
 	f.bp, f.n, f.err = bp, n, err
 	return true

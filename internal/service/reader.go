@@ -88,6 +88,14 @@ type firstReader interface {
 	ReadFirst(pool *sync.Pool) (buf *[]byte, n int, err error)
 }
 
+// firstPoller is a first-reading source that can also take its first
+// bytes only if they are in already: the engine's connection.
+// PollFirst is ReadFirst that does not wait: ready is false, and nothing
+// is read, when a read would wait.
+type firstPoller interface {
+	PollFirst(pool *sync.Pool) (buf *[]byte, n int, ready bool, err error)
+}
+
 // Fill reads once from the source when nothing is buffered, and keeps
 // what arrived (or the error) for the next read. The engine calls it for
 // a ClientFirst handler.
@@ -95,6 +103,29 @@ func (b *Reader) Fill() {
 	if b.r == b.w {
 		b.fill()
 	}
+}
+
+// TryFill is Fill for a reader that has read nothing yet, when the first
+// bytes (or the error that ends the input) are in already: it reports
+// whether the reader holds them now. False means a read would wait, or
+// the source cannot tell without waiting, and the reader is as it was.
+// The engine calls it so that a ClientFirst handler's session whose
+// client has spoken already need not wait on a goroutine of its own.
+func (b *Reader) TryFill() bool {
+	if b.r < b.w || b.err != nil {
+		return true
+	}
+	fp, ok := b.src.(firstPoller)
+	if !ok || b.buf != nil {
+		return false
+	}
+	b.size = b.bufSize()
+	pool := bufPool(b.size)
+	buf, n, ready, err := fp.PollFirst(pool)
+	if ready {
+		b.first(pool, buf, n, err)
+	}
+	return ready
 }
 
 // fill reads once from the source. With no buffer it waits for the first
@@ -109,14 +140,7 @@ func (b *Reader) fill() {
 		if fr, ok := b.src.(firstReader); ok {
 			pool := bufPool(b.size)
 			buf, n, err := fr.ReadFirst(pool)
-			if n <= 0 {
-				if err == nil {
-					err = io.ErrNoProgress
-				}
-				b.err = err
-				return
-			}
-			b.buf, b.bufp, b.pool, b.r, b.w, b.err = *buf, buf, pool, 0, n, err
+			b.first(pool, buf, n, err)
 			return
 		}
 		n, err := b.src.Read(b.one[:])
@@ -149,6 +173,19 @@ func (b *Reader) fill() {
 		err = io.ErrNoProgress
 	}
 	b.err = err
+}
+
+// first keeps what the first read brought: n bytes in buf, from pool,
+// or err.
+func (b *Reader) first(pool *sync.Pool, buf *[]byte, n int, err error) {
+	if n <= 0 {
+		if err == nil {
+			err = io.ErrNoProgress
+		}
+		b.err = err
+		return
+	}
+	b.buf, b.bufp, b.pool, b.r, b.w, b.err = *buf, buf, pool, 0, n, err
 }
 
 // drained is called whenever bytes are consumed. The buffer stays with

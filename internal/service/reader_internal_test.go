@@ -128,3 +128,60 @@ func TestReaderFirstReadError(t *testing.T) {
 		t.Fatalf("got %v; want the wait's error", err)
 	}
 }
+
+// pollSource is a firstSource that can tell whether its first bytes are
+// in without waiting: they are once in is set.
+type pollSource struct {
+	firstSource
+	in bool
+}
+
+func (s *pollSource) PollFirst(pool *sync.Pool) (*[]byte, int, bool, error) {
+	if !s.in {
+		s.calls = append(s.calls, "poll")
+		return nil, 0, false, nil
+	}
+	bp, n, err := s.ReadFirst(pool)
+	return bp, n, true, err
+}
+
+// TryFill takes the first bytes when they are in, and leaves the reader
+// as it was when they are not or the source cannot tell.
+func TestReaderTryFill(t *testing.T) {
+	src := &pollSource{firstSource: firstSource{data: []string{"GET / HTTP/1.0\r\n"}, err: io.EOF}}
+	r := NewReader(src, 64)
+	if r.TryFill() || r.buf != nil || r.err != nil {
+		t.Fatalf("nothing in: TryFill true or the reader changed (buffer %v, error %v)", r.buf != nil, r.err)
+	}
+	src.in = true
+	if !r.TryFill() || r.Buffered() != 16 || len(r.buf) != 64 {
+		t.Fatalf("bytes in: %d buffered in a %d-byte buffer; want 16 in 64", r.Buffered(), len(r.buf))
+	}
+	if !r.TryFill() {
+		t.Error("TryFill false with bytes buffered")
+	}
+	if line, err := r.ReadLine(100); string(line) != "GET / HTTP/1.0" || err != nil {
+		t.Fatalf("got %q, %v", line, err)
+	}
+	if got := strings.Join(src.calls, ","); got != "poll,first" {
+		t.Errorf("calls %s; want poll,first", got)
+	}
+	r.release()
+
+	// The end of input is in too: the next read gets it.
+	src = &pollSource{firstSource: firstSource{err: io.EOF}, in: true}
+	r = NewReader(src, 64)
+	if !r.TryFill() || r.buf != nil {
+		t.Fatal("end of input: TryFill false or a buffer taken")
+	}
+	if _, err := r.ReadByte(); err != io.EOF {
+		t.Fatalf("got %v; want io.EOF", err)
+	}
+
+	// A source that cannot tell: nothing is read.
+	fs := &firstSource{data: []string{"x"}}
+	r = NewReader(fs, 64)
+	if r.TryFill() || len(fs.calls) != 0 {
+		t.Errorf("source without PollFirst: TryFill read (calls %v)", fs.calls)
+	}
+}
