@@ -97,6 +97,14 @@ type Engine struct {
 // exits (half as long again at most). Tests shorten it.
 var workerIdle = 10 * time.Second
 
+// maxIdleWorkers bounds the workers waiting for a session. After a flood
+// of connections as many workers as there were sessions at once would
+// wait, each with the stack its handlers grew, for workerIdle: memory,
+// and work for every garbage collection, which scans their stacks. The
+// next burst uses the most recently idle first; beyond this many, a
+// worker whose session ends exits at once. Tests change it.
+var maxIdleWorkers = 512
+
 // worker is a goroutine waiting for a session in Engine.idle.
 type worker struct {
 	next chan *tcpSession // its next session (nil: exit); room for one
@@ -504,7 +512,7 @@ func (e *Engine) worker(s *tcpSession) {
 	for s != nil {
 		e.handle(s)
 		e.idleMu.Lock()
-		if e.quit {
+		if e.quit || len(e.idle) >= maxIdleWorkers {
 			e.idleMu.Unlock()
 			return
 		}

@@ -90,3 +90,61 @@ func TestIdleWorkersExit(t *testing.T) {
 	}
 	_ = c.Close()
 }
+
+// After more sessions at once than maxIdleWorkers, no more than that many
+// workers stay idle; the others exit as their sessions end.
+func TestIdleWorkersCapped(t *testing.T) {
+	defer func(n int) { maxIdleWorkers = n }(maxIdleWorkers)
+	maxIdleWorkers = 2
+	lim := config.Builtin().Limits
+	e := New(Options{Limits: lim, Logger: slog.New(slog.DiscardHandler)})
+	release := make(chan struct{})
+	var started sync.WaitGroup
+	addr, err := e.ListenTCP("test", "127.0.0.1:0", service.HandlerFunc(func(ctx context.Context, s *service.Session) {
+		started.Done()
+		<-release
+		_, _ = s.Write([]byte("bye\n"))
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.Serve(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	var conns []net.Conn
+	started.Add(6)
+	for range 6 {
+		c, err := net.Dial("tcp", addr.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	started.Wait()
+	close(release)
+	for _, c := range conns {
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if b, err := io.ReadAll(c); string(b) != "bye\n" || err != nil {
+			t.Fatalf("got %q, %v", b, err)
+		}
+		_ = c.Close()
+	}
+	// Every session has ended once the engine counts none active.
+	deadline := time.Now().Add(10 * time.Second)
+	for e.active.Load() > 0 || idleWorkers(e) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d sessions active, %d workers idle", e.active.Load(), idleWorkers(e))
+		}
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond) // a worker past its session's end
+	if n := idleWorkers(e); n != 2 {
+		t.Errorf("%d idle workers after 6 sessions at once; want the cap, 2", n)
+	}
+}
