@@ -43,6 +43,7 @@ type options struct {
 	keep     bool
 	perf     string
 	nice     int
+	answer   string // with -subject bare: what both bare servers answer
 }
 
 func main() {
@@ -58,6 +59,7 @@ func main() {
 	flag.IntVar(&o.idle, "idle", 10_000, "concurrent idle connections in the memory test")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (binary, config, Smallpot's data)")
 	flag.IntVar(&o.nice, "nice", -19, "run the harness and both servers at this nice `value` if allowed, so other work on the machine disturbs them less (0: leave it)")
+	flag.StringVar(&o.answer, "answer", "", "with -subject bare, the `file` whose bytes both bare servers answer with (e.g. Smallpot's page, saved with curl -si), so that -perf shows a bare server's CPU for the same bytes")
 	flag.StringVar(&o.perf, "perf", "", "record the subject's stacks with perf(1) during the rounds into `file` and print where its CPU went; the report is then not written to -out")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "Usage: go run ./bench [-out FILE] [flags]\n\n")
@@ -97,6 +99,8 @@ func (o options) check() error {
 	switch {
 	case o.subject != "smallpot" && o.subject != "bare":
 		return fmt.Errorf("bench: -subject %q: want smallpot or bare", o.subject)
+	case o.answer != "" && o.subject != "bare":
+		return errors.New("bench: -answer is for -subject bare (against Smallpot the bare server sends Smallpot's answer)")
 	case o.workers < 1 || o.workers > 1024:
 		return errors.New("bench: -workers: want 1..1024")
 	case o.duration < 100*time.Millisecond || o.duration > 5*time.Minute:
@@ -211,7 +215,8 @@ func run(ctx context.Context, o options) error {
 		}
 	} else {
 		m.subject = "bare Go (2nd)"
-		if srv[0], err = startBare(ctx, "bare-2", ""); err != nil {
+		respFile = o.answer
+		if srv[0], err = startBare(ctx, "bare-2", respFile); err != nil {
 			return err
 		}
 	}

@@ -97,9 +97,12 @@ func (m *measurement) markdown() string {
 		w("- Subject: a second bare Go server (`-subject bare`): the ratios show the harness's own noise.\n")
 	}
 	answer := fmt.Sprintf("a fixed %d-byte HTTP/1.0 response", len(bareResponse))
-	if m.subject == "Smallpot" {
+	switch {
+	case m.subject == "Smallpot":
 		answer = "a fixed response: the bytes Smallpot answered the same request with, fetched once before the rounds " +
 			"(so both servers write and close alike)"
+	case o.answer != "":
+		answer = fmt.Sprintf("a fixed response, the bytes of %s", o.answer)
 	}
 	w("- Bare Go: a server in its own process that accepts, reads the request once (up to 1 KiB, so that its close is a FIN "+
 		"and not a reset for unread data), writes %s and closes; one goroutine per connection.\n", answer)
