@@ -1,7 +1,6 @@
 package engine_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -15,40 +14,9 @@ import (
 	"github.com/smallpot/smallpot/internal/engine"
 	"github.com/smallpot/smallpot/internal/event"
 	"github.com/smallpot/smallpot/internal/service"
+	"github.com/smallpot/smallpot/internal/service/servicetest"
 	"github.com/smallpot/smallpot/internal/transcript"
 )
-
-// copyingEmitter reads every event on a goroutine of its own, as the
-// pipeline's sinks do, and keeps it with its JSON and its transcript's
-// bytes as they were then.
-type copyingEmitter struct {
-	in   chan *event.Event
-	done chan struct{}
-	evs  []*event.Event
-	json [][]byte
-	blob [][]byte
-}
-
-func newCopyingEmitter() *copyingEmitter {
-	m := &copyingEmitter{in: make(chan *event.Event, 64), done: make(chan struct{})}
-	go func() {
-		defer close(m.done)
-		for e := range m.in {
-			b, err := e.AppendJSON(nil)
-			if err != nil {
-				panic(err)
-			}
-			var blob []byte
-			if bl, ok := e.Detail.(event.Blobber); ok {
-				blob = bytes.Clone(bl.Blob())
-			}
-			m.evs, m.json, m.blob = append(m.evs, e), append(m.json, b), append(m.blob, blob)
-		}
-	}()
-	return m
-}
-
-func (m *copyingEmitter) Emit(e *event.Event) { m.in <- e }
 
 // A close event, its detail and its transcript are handed to the sinks,
 // which read them later: sessions run at once (with -race, while another
@@ -58,7 +26,7 @@ func (m *copyingEmitter) Emit(e *event.Event) { m.in <- e }
 func TestCloseEventsKeepTheirContents(t *testing.T) {
 	lim := limits()
 	lim.MaxSessions, lim.MaxSessionsPerSource = 1000, 1000
-	em := newCopyingEmitter()
+	em := servicetest.NewSnapshots()
 	eng := engine.New(engine.Options{Sensor: "test-sensor", Limits: lim, Emitter: em, Logger: slog.New(slog.DiscardHandler)})
 	addr, err := eng.ListenTCP("test", "127.0.0.1:0", service.HandlerFunc(func(ctx context.Context, s *service.Session) {
 		line, err := s.Reader().ReadLine(100)
@@ -101,21 +69,17 @@ func TestCloseEventsKeepTheirContents(t *testing.T) {
 	if err := <-served; err != nil {
 		t.Fatal(err)
 	}
-	close(em.in)
-	<-em.done
+	em.Close()
+	if err := em.Changed(); err != nil {
+		t.Fatal(err)
+	}
 	closes := 0
-	for i, e := range em.evs {
-		if b, _ := e.AppendJSON(nil); !bytes.Equal(b, em.json[i]) {
-			t.Fatalf("event changed after it was emitted:\n%s\nwas\n%s", b, em.json[i])
-		}
+	for _, e := range em.Events() {
 		cl, ok := e.Detail.(*event.Close)
 		if !ok {
 			continue
 		}
 		closes++
-		if !bytes.Equal(cl.Transcript, em.blob[i]) {
-			t.Fatalf("transcript changed after it was emitted: %q, was %q", cl.Transcript, em.blob[i])
-		}
 		var in, out []byte
 		chunks, err := transcript.Decode(cl.Transcript)
 		if err != nil {

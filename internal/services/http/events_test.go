@@ -1,7 +1,6 @@
 package http
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/netip"
@@ -11,33 +10,8 @@ import (
 
 	"github.com/smallpot/smallpot/internal/event"
 	"github.com/smallpot/smallpot/internal/service"
+	"github.com/smallpot/smallpot/internal/service/servicetest"
 )
-
-// encodingEmitter encodes every event on a goroutine of its own, as the
-// pipeline does, and keeps each event with the JSON it had then.
-type encodingEmitter struct {
-	in   chan *event.Event
-	done chan struct{}
-	evs  []*event.Event
-	json [][]byte
-}
-
-func newEncodingEmitter() *encodingEmitter {
-	m := &encodingEmitter{in: make(chan *event.Event, 64), done: make(chan struct{})}
-	go func() {
-		defer close(m.done)
-		for e := range m.in {
-			b, err := e.AppendJSON(nil)
-			if err != nil {
-				panic(err)
-			}
-			m.evs, m.json = append(m.evs, e), append(m.json, b)
-		}
-	}()
-	return m
-}
-
-func (m *encodingEmitter) Emit(e *event.Event) { m.in <- e }
 
 // A request's event shares one allocation with the headers the parser
 // filled, and its strings and bytes with what the parser read: sessions
@@ -47,7 +21,7 @@ func (m *encodingEmitter) Emit(e *event.Event) { m.in <- e }
 // would fail here.
 func TestRequestEventsKeepTheirContents(t *testing.T) {
 	s := newServer(t, "", nil)
-	em := newEncodingEmitter()
+	em := servicetest.NewSnapshots()
 	const workers, conns = 4, 40
 	var wg sync.WaitGroup
 	for w := range workers {
@@ -86,13 +60,12 @@ func TestRequestEventsKeepTheirContents(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	close(em.in)
-	<-em.done
+	em.Close()
+	if err := em.Changed(); err != nil {
+		t.Fatal(err)
+	}
 	n := 0
-	for i, e := range em.evs {
-		if b, _ := e.AppendJSON(nil); !bytes.Equal(b, em.json[i]) {
-			t.Fatalf("event changed after it was emitted:\n%s\nwas\n%s", b, em.json[i])
-		}
+	for _, e := range em.Events() {
 		d, ok := e.Detail.(*event.Request)
 		if !ok {
 			continue
