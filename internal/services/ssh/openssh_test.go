@@ -511,7 +511,10 @@ func TestHydraEveryAttemptRecorded(t *testing.T) {
 	// limit) before it tries that guess again.
 	out, errOut, err := run(t, "", "hydra", "-w", "5", "-l", "root", "-P", list, "-t", strconv.Itoa(tasks), "-s",
 		strconv.Itoa(int(h.Addr.Port())), "-I", "127.0.0.1", "ssh")
-	if err != nil {
+	// When hydra cuts guesses off it may exit with status 255 ("1 target
+	// did not resolve or could not be connected", thc-hydra issue #1102),
+	// whatever it found: the events decide.
+	if err != nil && !regexp.MustCompile(`final worker threads? did not complete`).MatchString(out+errOut) {
 		t.Fatalf("hydra: %v\n%s%s", err, out, errOut)
 	}
 	if !strings.Contains(out, "0 valid password") {
