@@ -298,6 +298,12 @@ func runeStrings(r rune, fold, latin1 bool) []string {
 			rs = append(rs, f)
 		}
 	}
+	return runeTexts(rs, latin1)
+}
+
+// runeTexts lists the runes as they are in the lower-cased text, each
+// once, or nil when one is not sure or none can be there.
+func runeTexts(rs []rune, latin1 bool) []string {
 	var out []string
 	for _, x := range rs {
 		s, ok := runeText(x, latin1)
@@ -341,20 +347,11 @@ func classStrings(ranges []rune, latin1 bool) []string {
 			return nil
 		}
 	}
-	var out []string
+	rs := make([]rune, 0, n)
 	for i := 0; i+1 < len(ranges); i += 2 {
 		for r := ranges[i]; r <= ranges[i+1]; r++ {
-			s, ok := runeText(r, latin1)
-			if !ok {
-				return nil
-			}
-			if s != "" {
-				out = append(out, s)
-			}
+			rs = append(rs, r)
 		}
 	}
-	if len(out) == 0 {
-		return nil
-	}
-	return dedup(out)
+	return runeTexts(rs, latin1)
 }
