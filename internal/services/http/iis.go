@@ -51,6 +51,20 @@ func (p *iis) appendDate(b []byte, t time.Time) []byte {
 	return b
 }
 
+// appendDateConn appends the Date line and, when c has one, the
+// Connection line: the headers every answer has between its own.
+func (p *iis) appendDateConn(b []byte, now time.Time, c conn) []byte {
+	b = append(b, "Date: "...)
+	b = p.appendDate(b, now)
+	b = append(b, "\r\n"...)
+	if c.header != "" {
+		b = append(b, "Connection: "...)
+		b = append(b, c.header...)
+		b = append(b, "\r\n"...)
+	}
+	return b
+}
+
 func newIIS(cfg *Config) (*iis, error) {
 	p := cfg.Persona
 	installed, err := time.Parse(time.RFC3339, p.Installed)
@@ -253,14 +267,7 @@ func (p *iis) response(x *exchange, c conn, status int, reason string, pre, post
 	b = append(b, p.server...)
 	b = append(b, "\r\n"...)
 	b = appendHeaders(b, pre)
-	b = append(b, "Date: "...)
-	b = p.appendDate(b, x.now)
-	b = append(b, "\r\n"...)
-	if c.header != "" {
-		b = append(b, "Connection: "...)
-		b = append(b, c.header...)
-		b = append(b, "\r\n"...)
-	}
+	b = p.appendDateConn(b, x.now, c)
 	b = appendHeaders(b, post)
 	b = append(b, "\r\n"...)
 	return append(b, body...)
@@ -728,14 +735,7 @@ func (p *iis) file(x *exchange, c conn, n *shell.Node, pg *staticPage, loc *loca
 		b = append(b, n.Name...)
 		b = append(b, "\r\n"...)
 	}
-	b = append(b, "Date: "...)
-	b = p.appendDate(b, x.now)
-	b = append(b, "\r\n"...)
-	if c.header != "" {
-		b = append(b, "Connection: "...)
-		b = append(b, c.header...)
-		b = append(b, "\r\n"...)
-	}
+	b = p.appendDateConn(b, x.now, c)
 	b = append(b, pg.tail...)
 	a.out = append(b, body...)
 	keepOut(slot, sec, loc, a.out)
