@@ -1,7 +1,6 @@
 package engine_test
 
 import (
-	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -57,27 +56,7 @@ func serve(t *testing.T, lim config.Limits, tcp service.Handler, udp service.Pac
 			t.Fatal(err)
 		}
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.eng.Serve(ctx) }()
-	stopped := false
-	r.stop = func() {
-		t.Helper()
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Serve: %v", err)
-			}
-		case <-time.After(waitLimit):
-			t.Fatalf("Serve did not return within %v of its context's end", waitLimit)
-		}
-	}
-	t.Cleanup(r.stop)
+	r.stop = engine.ServeInTest(t, r.eng)
 	return r
 }
 

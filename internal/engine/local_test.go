@@ -39,15 +39,7 @@ func TestLocalAddress(t *testing.T) {
 				_ = eng.Close()
 				t.Skipf("cannot bind %s here: %v", tt.bind, err)
 			}
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() { done <- eng.Serve(ctx) }()
-			defer func() {
-				cancel()
-				if err := <-done; err != nil {
-					t.Error(err)
-				}
-			}()
+			engine.ServeInTest(t, eng)
 			c, err := net.DialTCP("tcp", nil, net.TCPAddrFromAddrPort(netip.AddrPortFrom(netip.MustParseAddr(tt.dial), addr.Port())))
 			if err != nil {
 				t.Skipf("cannot connect to %s here: %v", tt.dial, err)

@@ -93,15 +93,7 @@ func serveHeld(t *testing.T) *heldEngine {
 		t.Fatal(err)
 	}
 	h.addr = addr.String()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- h.e.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	})
+	ServeInTest(t, h.e)
 	return h
 }
 
