@@ -338,22 +338,27 @@ func TestPlainWord(t *testing.T) {
 	}
 }
 
+// checkAppendTime checks that appendTime writes what time.Time.AppendText
+// does in UTC, after what the buffer held, and keeps the buffer on an
+// error.
+func checkAppendTime(t *testing.T, tm time.Time) {
+	t.Helper()
+	got, gotErr := appendTime([]byte("x"), tm)
+	want, wantErr := tm.UTC().AppendText([]byte("x"))
+	if wantErr != nil {
+		want = []byte("x") // on an error b is kept
+	}
+	if string(got) != string(want) || (gotErr == nil) != (wantErr == nil) {
+		t.Fatalf("%v: got %q, %v; want %q, %v", tm, got, gotErr, want, wantErr)
+	}
+}
+
 // appendTime writes what time.Time.AppendText does, in UTC, errors
 // included.
 func TestAppendTime(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	zones := []*time.Location{time.UTC, time.FixedZone("x", 5*3600+1800), time.FixedZone("y", -7*3600)}
-	check := func(tm time.Time) {
-		t.Helper()
-		got, gotErr := appendTime([]byte("x"), tm)
-		want, wantErr := tm.UTC().AppendText([]byte("x"))
-		if wantErr != nil {
-			want = []byte("x") // on an error b is kept
-		}
-		if string(got) != string(want) || (gotErr == nil) != (wantErr == nil) {
-			t.Fatalf("%v: got %q, %v; want %q, %v", tm, got, gotErr, want, wantErr)
-		}
-	}
+	check := func(tm time.Time) { t.Helper(); checkAppendTime(t, tm) }
 	for _, tm := range []time.Time{{}, time.Unix(0, 0), time.Unix(0, 1), time.Unix(1, 100), time.Unix(1, 999999999),
 		time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC), time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
 		time.Date(-1, 12, 31, 23, 59, 59, 0, time.UTC), time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC),
@@ -380,17 +385,7 @@ func TestAppendTime(t *testing.T) {
 // times outside RFC 3339's years and times in other zones: appendTime
 // writes what time.Time.AppendText does in UTC.
 func TestAppendTimeDates(t *testing.T) {
-	check := func(tm time.Time) {
-		t.Helper()
-		got, gotErr := appendTime([]byte("x"), tm)
-		want, wantErr := tm.UTC().AppendText([]byte("x"))
-		if wantErr != nil {
-			want = []byte("x") // on an error b is kept
-		}
-		if string(got) != string(want) || (gotErr == nil) != (wantErr == nil) {
-			t.Fatalf("%v: got %q, %v; want %q, %v", tm, got, gotErr, want, wantErr)
-		}
-	}
+	check := func(tm time.Time) { t.Helper(); checkAppendTime(t, tm) }
 	east, west := time.FixedZone("e", 14*3600), time.FixedZone("w", -12*3600-1)
 	for y := range 10000 {
 		for _, tm := range []time.Time{time.Date(y, 1, 1, 0, 0, 0, 0, time.UTC),
